@@ -1,0 +1,789 @@
+/* arch/avx2: AVX2 + FMA + F16C kernels, built with -mavx2 -mfma -mf16c (this file only).
+ * Integer blocks multiply with _mm256_maddubs_epi16 (unsigned weight bytes x signed activation
+ * bytes, pairs summed to int16) then _mm256_madd_epi16 (to int32), and turn into float once per
+ * block. Signed weights use the sign trick: |w| x (y with w's sign). Offsets that ggml stores
+ * as "value - c" are applied once per block through the activation sums (Q8_K bsums), so the
+ * inner loops only multiply small unsigned values.
+ * Saturation: maddubs adds two u8*s8 products in int16; the largest here is 128 * 127 * 2 =
+ * 32512 (Q8_0 with a -128 weight), which fits because activations stay in [-127, 127].
+ * The activation quantizers repeat the reference's arithmetic step by step (same products,
+ * same rounding), so their output is bit-identical to quant.c; the tests check it. */
+#include "engine/quant.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- helpers ---- */
+
+static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float hmax_ps(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
+
+static inline __m256i loadu256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+static inline __m128i loadu128(const void *p) { return _mm_loadu_si128((const __m128i *)p); }
+
+/* 16 bytes of nibbles -> 32 bytes: low nibbles (values 0..15) then high nibbles (16..31).
+ * The broadcast load is a plain load; one variable shift moves the high lane's nibbles down. */
+static inline __m256i nibbles32(const uint8_t *p) {
+    __m256i v = _mm256_broadcastsi128_si256(loadu128(p));
+    v = _mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4));
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+
+/* 32 bits -> 32 bytes, 0xff where bit j is set. */
+static inline __m256i bits_to_bytes(const uint8_t *p) {
+    uint32_t bits;
+    memcpy(&bits, p, sizeof(bits));
+    const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                          2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ULL); /* byte k: 1 << k */
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
+}
+
+/* Sum of x*y over pairs of signed bytes, as 8 int32 (x may be -128, y must not be). */
+static inline __m256i dot_i8(__m256i x, __m256i y) {
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Sum of x*y over pairs with x unsigned (small enough not to saturate), as 8 int32. */
+static inline __m256i dot_u8(__m256i x, __m256i y) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+
+/* vpshufb masks that broadcast one int16 word of a 128-bit lane (the scales are in both lanes):
+ * shuf_same[w] picks word w in both lanes, shuf_pair[k] word 2k in the low lane and 2k+1 in the
+ * high one (the low lane of a maddubs result holds values 0..15 of a group of 32). */
+#define W8(w) 2 * (w), 2 * (w) + 1, 2 * (w), 2 * (w) + 1, 2 * (w), 2 * (w) + 1, 2 * (w), 2 * (w) + 1
+#define W16(w) W8(w), W8(w)
+static const uint8_t shuf_same[8][32] __attribute__((aligned(32))) = {
+    {W16(0), W16(0)}, {W16(1), W16(1)}, {W16(2), W16(2)}, {W16(3), W16(3)},
+    {W16(4), W16(4)}, {W16(5), W16(5)}, {W16(6), W16(6)}, {W16(7), W16(7)},
+};
+static const uint8_t shuf_pair[4][32] __attribute__((aligned(32))) = {
+    {W16(0), W16(1)},
+    {W16(2), W16(3)},
+    {W16(4), W16(5)},
+    {W16(6), W16(7)},
+};
+#undef W16
+#undef W8
+
+static inline __m256i scale_same(__m256i scales, int w) {
+    return _mm256_shuffle_epi8(scales, _mm256_load_si256((const __m256i *)shuf_same[w]));
+}
+
+static inline __m256i scale_pair(__m256i scales, int k) {
+    return _mm256_shuffle_epi8(scales, _mm256_load_si256((const __m256i *)shuf_pair[k]));
+}
+
+/* ---- F32, F16, BF16 ---- */
+
+static void dot_f32(int n, float *s, const void *w, const void *x) {
+    const float *a = w;
+    const float *b = x;
+    __m256 acc0 = _mm256_setzero_ps();
+    __m256 acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps();
+    __m256 acc3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++)
+        sum += a[i] * b[i];
+    *s = sum;
+}
+
+static inline __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(loadu128(p)); }
+
+static void dot_f16(int n, float *s, const void *w, const void *x) {
+    const uint16_t *a = w;
+    const float *b = x;
+    __m256 acc0 = _mm256_setzero_ps();
+    __m256 acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps();
+    __m256 acc3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(load_f16(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(load_f16(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(load_f16(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(load_f16(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(load_f16(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++)
+        sum += fp16(a[i]) * b[i];
+    *s = sum;
+}
+
+static inline __m256 load_bf16(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(loadu128(p)), 16));
+}
+
+static void dot_bf16(int n, float *s, const void *w, const void *x) {
+    const uint16_t *a = w;
+    const float *b = x;
+    __m256 acc0 = _mm256_setzero_ps();
+    __m256 acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps();
+    __m256 acc3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(load_bf16(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(load_bf16(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(load_bf16(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(load_bf16(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(load_bf16(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++)
+        sum += q_bf16_to_f32(a[i]) * b[i];
+    *s = sum;
+}
+
+static void to_float_f16(const void *src, float *dst, int64_t n) {
+    const uint16_t *h = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, load_f16(h + i));
+    for (; i < n; i++)
+        dst[i] = fp16(h[i]);
+}
+
+static void to_float_bf16(const void *src, float *dst, int64_t n) {
+    const uint16_t *h = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, load_bf16(h + i));
+    for (; i < n; i++)
+        dst[i] = q_bf16_to_f32(h[i]);
+}
+
+/* ---- 32-value blocks ---- */
+
+/* The 32-value blocks share one driver: an integer dot per block (8 int32 partial sums), scaled
+ * by d_w * d_y. The fp16 scales of 4 blocks are converted together (one vcvtph2ps instead of
+ * 8 scalar ones), which matters because these kernels are instruction-bound. Every weight block
+ * starts with d (and m) and every activation block with d (and s), so one stride describes both. */
+typedef __m256i (*block_dot_fn)(const void *w, const void *y);
+
+static inline uint16_t load_u16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* a_k * b_k for the halves at a + k*as and b + k*bs, k = 0..3 */
+static inline __m128 half_products4(const uint8_t *a, size_t as, const uint8_t *b, size_t bs) {
+    __m128i h = _mm_cvtsi32_si128(load_u16(a));
+    h = _mm_insert_epi16(h, load_u16(a + as), 1);
+    h = _mm_insert_epi16(h, load_u16(a + 2 * as), 2);
+    h = _mm_insert_epi16(h, load_u16(a + 3 * as), 3);
+    h = _mm_insert_epi16(h, load_u16(b), 4);
+    h = _mm_insert_epi16(h, load_u16(b + bs), 5);
+    h = _mm_insert_epi16(h, load_u16(b + 2 * bs), 6);
+    h = _mm_insert_epi16(h, load_u16(b + 3 * bs), 7);
+    __m256 f = _mm256_cvtph_ps(h);
+    return _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+}
+
+/* sum over nb blocks of d_w d_y dot(w, y) (+ m_w s_y when has_min); always inlined so that the
+ * block_dot_fn is a known function and inlined too. Four accumulators: one FMA chain would
+ * bound the loop by the FMA latency. */
+static inline __attribute__((always_inline)) float dot_blocks32(int nb, const void *w, size_t ws,
+                                                                const void *y, size_t ys,
+                                                                block_dot_fn dot, bool has_min) {
+    const uint8_t *pw = w;
+    const uint8_t *py = y;
+    __m256 acc0 = _mm256_setzero_ps();
+    __m256 acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps();
+    __m256 acc3 = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    float d[4] __attribute__((aligned(16)));
+    int i = 0;
+    for (; i + 4 <= nb; i += 4, pw += 4 * ws, py += 4 * ys) {
+        _mm_store_ps(d, half_products4(pw, ws, py, ys));
+        if (has_min) accm = _mm_add_ps(accm, half_products4(pw + 2, ws, py + 2, ys));
+        __m256i p0 = dot(pw, py);
+        __m256i p1 = dot(pw + ws, py + ys);
+        __m256i p2 = dot(pw + 2 * ws, py + 2 * ys);
+        __m256i p3 = dot(pw + 3 * ws, py + 3 * ys);
+        acc0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[0]), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[1]), _mm256_cvtepi32_ps(p1), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[2]), _mm256_cvtepi32_ps(p2), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[3]), _mm256_cvtepi32_ps(p3), acc3);
+    }
+    float summ = 0.0f;
+    for (; i < nb; i++, pw += ws, py += ys) {
+        float dd = fp16(load_u16(pw)) * fp16(load_u16(py));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(dot(pw, py)), acc0);
+        if (has_min) summ += fp16(load_u16(pw + 2)) * fp16(load_u16(py + 2));
+    }
+    __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    __m256 acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+    return hsum_ps(acc) + (_mm_cvtss_f32(m) + summ);
+}
+
+/* Q4_0: signed values q - 8 with the sign trick (one maddubs; the multiply ports are the
+ * bottleneck here, the extra sign ops are cheap). */
+static inline __m256i block_q4_0(const void *w, const void *y) {
+    const struct q4_0_block *a = w;
+    const struct q8_0_block *b = y;
+    __m256i q = _mm256_sub_epi8(nibbles32(a->qs), _mm256_set1_epi8(8));
+    return dot_i8(q, loadu256(b->qs));
+}
+
+static void dot_q4_0(int n, float *s, const void *w, const void *x) {
+    *s = dot_blocks32(n / QK4_0, w, sizeof(struct q4_0_block), x, sizeof(struct q8_0_block),
+                      block_q4_0, false);
+}
+
+static inline __m256i block_q4_1(const void *w, const void *y) {
+    const struct q4_1_block *a = w;
+    const struct q8_1_block *b = y;
+    return dot_u8(nibbles32(a->qs), loadu256(b->qs));
+}
+
+static void dot_q4_1(int n, float *s, const void *w, const void *x) {
+    *s = dot_blocks32(n / QK4_1, w, sizeof(struct q4_1_block), x, sizeof(struct q8_1_block),
+                      block_q4_1, true);
+}
+
+/* Q5_0 value - 16 as a signed byte: nibble | 0xf0 when the 5th bit is clear, else nibble. */
+static inline __m256i block_q5_0(const void *w, const void *y) {
+    const struct q5_0_block *a = w;
+    const struct q8_0_block *b = y;
+    __m256i hi = _mm256_andnot_si256(bits_to_bytes(a->qh), _mm256_set1_epi8((char)0xf0));
+    return dot_i8(_mm256_or_si256(nibbles32(a->qs), hi), loadu256(b->qs));
+}
+
+static void dot_q5_0(int n, float *s, const void *w, const void *x) {
+    *s = dot_blocks32(n / QK5_0, w, sizeof(struct q5_0_block), x, sizeof(struct q8_0_block),
+                      block_q5_0, false);
+}
+
+static inline __m256i block_q5_1(const void *w, const void *y) {
+    const struct q5_1_block *a = w;
+    const struct q8_1_block *b = y;
+    __m256i hi = _mm256_and_si256(bits_to_bytes(a->qh), _mm256_set1_epi8(0x10));
+    return dot_u8(_mm256_or_si256(nibbles32(a->qs), hi), loadu256(b->qs));
+}
+
+static void dot_q5_1(int n, float *s, const void *w, const void *x) {
+    *s = dot_blocks32(n / QK5_1, w, sizeof(struct q5_1_block), x, sizeof(struct q8_1_block),
+                      block_q5_1, true);
+}
+
+static inline __m256i block_q8_0(const void *w, const void *y) {
+    const struct q8_0_block *a = w;
+    const struct q8_0_block *b = y;
+    return dot_i8(loadu256(a->qs), loadu256(b->qs));
+}
+
+static void dot_q8_0(int n, float *s, const void *w, const void *x) {
+    *s = dot_blocks32(n / QK8_0, w, sizeof(struct q8_0_block), x, sizeof(struct q8_0_block),
+                      block_q8_0, false);
+}
+
+static void to_float_q4_0(const void *src, float *dst, int64_t n) {
+    const struct q4_0_block *b = src;
+    int8_t q[32];
+    for (int64_t i = 0; i < n / QK4_0; i++, dst += QK4_0) {
+        __m256 d = _mm256_set1_ps(fp16(b[i].d));
+        _mm256_storeu_si256((__m256i *)q, _mm256_sub_epi8(nibbles32(b[i].qs), _mm256_set1_epi8(8)));
+        for (int j = 0; j < 32; j += 8) {
+            __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + j)));
+            _mm256_storeu_ps(dst + j, _mm256_mul_ps(_mm256_cvtepi32_ps(v), d));
+        }
+    }
+}
+
+static void to_float_q8_0(const void *src, float *dst, int64_t n) {
+    const struct q8_0_block *b = src;
+    for (int64_t i = 0; i < n / QK8_0; i++, dst += QK8_0) {
+        __m256 d = _mm256_set1_ps(fp16(b[i].d));
+        for (int j = 0; j < 32; j += 8) {
+            __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b[i].qs + j)));
+            _mm256_storeu_ps(dst + j, _mm256_mul_ps(_mm256_cvtepi32_ps(v), d));
+        }
+    }
+}
+
+/* ---- activation quantizers (bit-identical to the reference) ---- */
+
+/* Largest |x| over 8k floats, NaN ignored: max_ps returns its second operand on NaN. */
+static inline float absmax_ps(const float *x, int n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8)
+        m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m);
+    return hmax_ps(m);
+}
+
+/* The reference's clamp127: NaN -> 0, then clamp to [-127, 127]. */
+static inline __m256 clamp127_ps(__m256 v) {
+    v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+    v = _mm256_max_ps(v, _mm256_set1_ps(-127.0f));
+    return _mm256_min_ps(v, _mm256_set1_ps(127.0f));
+}
+
+/* roundf: ties away from zero. The fraction v - trunc(v) is exact. */
+static inline __m256 round_away_ps(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    __m256 one = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+    return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+
+/* Four vectors of 8 int32 in [-127, 127] -> 32 int8 in order. */
+static inline __m256i pack_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i ab = _mm256_packs_epi32(a, b);
+    __m256i cd = _mm256_packs_epi32(c, d);
+    __m256i v = _mm256_packs_epi16(ab, cd);
+    return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* One Q8_0/Q8_1 block: returns the sum of qs and the unrounded d. */
+static inline int quantize_q8_32(const float *x, uint16_t *dh, int8_t *qs, float *d_out) {
+    float d = absmax_ps(x, 32) / 127.0f;
+    float idf = d != 0.0f ? 1.0f / d : 0.0f;
+    __m256 id = _mm256_set1_ps(idf);
+    __m256i v[4];
+    for (int k = 0; k < 4; k++) {
+        __m256 f = clamp127_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), id));
+        v[k] = _mm256_cvttps_epi32(round_away_ps(f));
+    }
+    _mm256_storeu_si256((__m256i *)qs, pack_i8(v[0], v[1], v[2], v[3]));
+    *dh = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    *d_out = d;
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3]));
+    return hsum_epi32(sum);
+}
+
+static void from_float_q8_0(const float *src, void *dst, int64_t n) {
+    struct q8_0_block *b = dst;
+    float d;
+    for (int64_t i = 0; i < n / QK8_0; i++, src += QK8_0)
+        quantize_q8_32(src, &b[i].d, b[i].qs, &d);
+}
+
+static void from_float_q8_1(const float *src, void *dst, int64_t n) {
+    struct q8_1_block *b = dst;
+    float d;
+    for (int64_t i = 0; i < n / QK8_1; i++, src += QK8_1) {
+        int sum = quantize_q8_32(src, &b[i].d, b[i].qs, &d);
+        b[i].s = _cvtss_sh((float)sum * d, _MM_FROUND_TO_NEAREST_INT);
+    }
+}
+
+static void from_float_q8_k(const float *src, void *dst, int64_t n) {
+    struct q8_k_block *b = dst;
+    for (int64_t i = 0; i < n / QK_K; i++, src += QK_K) {
+        float amax = absmax_ps(src, QK_K);
+        if (amax == 0.0f) {
+            memset(&b[i], 0, sizeof(b[i]));
+            continue;
+        }
+        float max = 0.0f;
+        for (int j = 0; j < QK_K; j++) { /* the first element of that magnitude, as the ref */
+            if (fabsf(src[j]) == amax) {
+                max = src[j];
+                break;
+            }
+        }
+        float iscale = -127.0f / max;
+        __m256 is = _mm256_set1_ps(iscale);
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256i v[4];
+            for (int k = 0; k < 4; k++) {
+                __m256 f = clamp127_ps(_mm256_mul_ps(is, _mm256_loadu_ps(src + j + 8 * k)));
+                v[k] = _mm256_cvtps_epi32(f); /* round to nearest even, as the reference */
+            }
+            __m256i q = pack_i8(v[0], v[1], v[2], v[3]);
+            _mm256_storeu_si256((__m256i *)(b[i].qs + j), q);
+            /* sums of 16: bytes -> int16 pairs -> int32 quads -> two sums of 16 per lane */
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
+                                          _mm256_set1_epi16(1));
+            p = _mm256_hadd_epi32(p, p);
+            p = _mm256_hadd_epi32(p, p);
+            b[i].bsums[j / 16] = (int16_t)_mm256_extract_epi32(p, 0);
+            b[i].bsums[j / 16 + 1] = (int16_t)_mm256_extract_epi32(p, 4);
+        }
+        b[i].d = 1.0f / iscale;
+    }
+}
+
+/* ---- K-quants ---- */
+
+/* The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of Q4_K/Q5_K, 6 bits each. Built in
+ * registers: four 32-bit stores read back as one vector would stall store forwarding. */
+static inline __m128i k4_scales_mins(const uint8_t s[K_SCALE_SIZE]) {
+    uint32_t u[3];
+    memcpy(u, s, sizeof(u));
+    uint32_t sc_lo = u[0] & 0x3f3f3f3f;
+    uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 6) & 0x03030303) << 4;
+    uint32_t m_lo = u[1] & 0x3f3f3f3f;
+    uint32_t m_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 6) & 0x03030303) << 4;
+    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi);
+}
+
+/* Per super-block: the minimum term and the 8 scales as int16 in both 128-bit lanes. */
+static inline __m256i k4_prepare(const uint8_t s[K_SCALE_SIZE], const struct q8_k_block *y,
+                                 __m256i *scales) {
+    __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(s));
+    __m128i bs = _mm_hadd_epi16(loadu128(y->bsums), loadu128(y->bsums + 8));
+    __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bs);
+    *scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+    return _mm256_castsi128_si256(prod); /* 4 int32 in the low lane */
+}
+
+/* scale(32 values) * dot(q, y) as 8 int32, q unsigned */
+static inline __m256i k4_group(__m256i q, const int8_t *q8, __m256i scales, int w) {
+    return _mm256_madd_epi16(scale_same(scales, w), _mm256_maddubs_epi16(q, loadu256(q8)));
+}
+
+static void dot_q4_k(int n, float *s, const void *w, const void *x) {
+    const struct q4_k_block *a = w;
+    const struct q8_k_block *y = x;
+    const int nb = n / QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        __m256i scales;
+        __m256i mins = k4_prepare(a[i].scales, &y[i], &scales);
+        const uint8_t *q = a[i].qs;
+        const int8_t *q8 = y[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i qb = loadu256(q + 32 * c);
+            __m256i lo = _mm256_and_si256(qb, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qb, 4), m4);
+            sumi = _mm256_add_epi32(sumi, k4_group(lo, q8 + 64 * c, scales, 2 * c));
+            sumi = _mm256_add_epi32(sumi, k4_group(hi, q8 + 64 * c + 32, scales, 2 * c + 1));
+        }
+        float d = y[i].d * fp16(a[i].d);
+        float dmin = y[i].d * fp16(a[i].dmin);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm256_castsi256_si128(mins)), accm);
+    }
+    __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    *s = hsum_ps(acc) - _mm_cvtss_f32(m);
+}
+
+static void dot_q5_k(int n, float *s, const void *w, const void *x) {
+    const struct q5_k_block *a = w;
+    const struct q8_k_block *y = x;
+    const int nb = n / QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        __m256i scales;
+        __m256i mins = k4_prepare(a[i].scales, &y[i], &scales);
+        const uint8_t *q = a[i].qs;
+        const int8_t *q8 = y[i].qs;
+        __m256i hb = loadu256(a[i].qh);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i qb = loadu256(q + 32 * c);
+            /* bits 2c and 2c+1 of qh become bit 4 of the low and high values */
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(qb, m4),
+                                         _mm256_and_si256(_mm256_slli_epi16(hb, 4), bit4));
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
+                                         _mm256_and_si256(_mm256_slli_epi16(hb, 3), bit4));
+            hb = _mm256_srli_epi16(hb, 2);
+            sumi = _mm256_add_epi32(sumi, k4_group(lo, q8 + 64 * c, scales, 2 * c));
+            sumi = _mm256_add_epi32(sumi, k4_group(hi, q8 + 64 * c + 32, scales, 2 * c + 1));
+        }
+        float d = y[i].d * fp16(a[i].d);
+        float dmin = y[i].d * fp16(a[i].dmin);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm256_castsi256_si128(mins)), accm);
+    }
+    __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    *s = hsum_ps(acc) - _mm_cvtss_f32(m);
+}
+
+/* The 16-scale types (Q2_K, Q3_K, Q6_K) work on halves of 128 values: group k (0..3) of a half
+ * is 32 values, scaled per 16 by scale_pair(k) of that half's 8 scales (int16, in both lanes).
+ * The helpers are always inlined with constant k and shifts, so nothing stays in memory. */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+static inline void scales16(__m128i sc8, __m256i *lo, __m256i *hi) {
+    __m256i s = _mm256_cvtepi8_epi16(sc8);
+    *lo = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(s));
+    *hi = _mm256_broadcastsi128_si256(_mm256_extracti128_si256(s, 1));
+}
+
+/* sum over 16 groups of scale * bsum, as 8 int32 */
+static inline __m256i scaled_bsums(__m128i sc8, const struct q8_k_block *y) {
+    return _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), loadu256(y->bsums));
+}
+
+ALWAYS_INLINE __m256i group16(__m256i q, const int8_t *q8, __m256i sc, int k) {
+    __m256i p = _mm256_maddubs_epi16(q, loadu256(q8 + 32 * k));
+    return _mm256_madd_epi16(scale_pair(sc, k), p);
+}
+
+/* bits 2k..2k+1 of each byte */
+ALWAYS_INLINE __m256i crumbs(__m256i qb, int k) {
+    __m256i v = k == 0 ? qb : _mm256_srli_epi16(qb, 2 * k);
+    return _mm256_and_si256(v, _mm256_set1_epi8(3));
+}
+
+/* sum over the 4 groups of a half of 2-bit values (plus hk[k], the Q3_K high bits) */
+ALWAYS_INLINE __m256i half_2bit(__m256i qb, const __m256i *hk, const int8_t *q8, __m256i sc) {
+    __m256i v0 = hk ? _mm256_or_si256(crumbs(qb, 0), hk[0]) : crumbs(qb, 0);
+    __m256i v1 = hk ? _mm256_or_si256(crumbs(qb, 1), hk[1]) : crumbs(qb, 1);
+    __m256i v2 = hk ? _mm256_or_si256(crumbs(qb, 2), hk[2]) : crumbs(qb, 2);
+    __m256i v3 = hk ? _mm256_or_si256(crumbs(qb, 3), hk[3]) : crumbs(qb, 3);
+    __m256i s01 = _mm256_add_epi32(group16(v0, q8, sc, 0), group16(v1, q8, sc, 1));
+    __m256i s23 = _mm256_add_epi32(group16(v2, q8, sc, 2), group16(v3, q8, sc, 3));
+    return _mm256_add_epi32(s01, s23);
+}
+
+static void dot_q2_k(int n, float *s, const void *w, const void *x) {
+    const struct q2_k_block *a = w;
+    const struct q8_k_block *y = x;
+    const int nb = n / QK_K;
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        __m128i sb = loadu128(a[i].scales);
+        __m128i sc8 = _mm_and_si128(sb, m4);
+        __m128i mn8 = _mm_and_si128(_mm_srli_epi16(sb, 4), m4);
+        __m256i mins = scaled_bsums(mn8, &y[i]);
+        __m256i lo;
+        __m256i hi;
+        scales16(sc8, &lo, &hi);
+        __m256i sumi = half_2bit(loadu256(a[i].qs), NULL, y[i].qs, lo);
+        sumi = _mm256_add_epi32(sumi, half_2bit(loadu256(a[i].qs + 32), NULL, y[i].qs + 128, hi));
+        float d = y[i].d * fp16(a[i].d);
+        float dmin = y[i].d * fp16(a[i].dmin);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        accm = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(mins), accm);
+    }
+    *s = hsum_ps(acc) - hsum_ps(accm);
+}
+
+/* The 16 Q3_K scales as signed bytes (-32..31). */
+static inline __m128i q3_k_scales(const uint8_t s[12]) {
+    uint32_t u[3];
+    memcpy(u, s, sizeof(u));
+    uint32_t s0 = (u[0] & 0x0f0f0f0f) | ((u[2] & 0x03030303) << 4);
+    uint32_t s1 = (u[1] & 0x0f0f0f0f) | (((u[2] >> 2) & 0x03030303) << 4);
+    uint32_t s2 = ((u[0] >> 4) & 0x0f0f0f0f) | (((u[2] >> 4) & 0x03030303) << 4);
+    uint32_t s3 = ((u[1] >> 4) & 0x0f0f0f0f) | (((u[2] >> 6) & 0x03030303) << 4);
+    return _mm_sub_epi8(_mm_setr_epi32((int)s0, (int)s1, (int)s2, (int)s3), _mm_set1_epi8(32));
+}
+
+/* Bit g of each hmask byte (value 32g + l), moved to bit 2: 4 when set. Shifts of 16-bit lanes
+ * by at most 5 never carry another byte's bit into bit 2. */
+ALWAYS_INLINE __m256i q3_high(__m256i hb, int g) {
+    __m256i v = g < 2 ? _mm256_slli_epi16(hb, 2 - g) : g > 2 ? _mm256_srli_epi16(hb, g - 2) : hb;
+    return _mm256_and_si256(v, _mm256_set1_epi8(4));
+}
+
+/* Q3_K: values + 4 = q2 | hbit << 2 in 0..7, multiplied unsigned; the -4 * sum(y) per 16
+ * values comes back through the bsums. */
+static void dot_q3_k(int n, float *s, const void *w, const void *x) {
+    const struct q3_k_block *a = w;
+    const struct q8_k_block *y = x;
+    const int nb = n / QK_K;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        __m128i sc8 = q3_k_scales(a[i].scales);
+        __m256i corr = scaled_bsums(sc8, &y[i]);
+        __m256i lo;
+        __m256i hi;
+        scales16(sc8, &lo, &hi);
+        __m256i hb = loadu256(a[i].hmask);
+        __m256i h0[4] = {q3_high(hb, 0), q3_high(hb, 1), q3_high(hb, 2), q3_high(hb, 3)};
+        __m256i h1[4] = {q3_high(hb, 4), q3_high(hb, 5), q3_high(hb, 6), q3_high(hb, 7)};
+        __m256i sumi = half_2bit(loadu256(a[i].qs), h0, y[i].qs, lo);
+        sumi = _mm256_add_epi32(sumi, half_2bit(loadu256(a[i].qs + 32), h1, y[i].qs + 128, hi));
+        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(corr, 2));
+        float d = y[i].d * fp16(a[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = hsum_ps(acc);
+}
+
+/* Q6_K values + 32 (0..63) of group k of a half: nibble k/2 of ql[32(k%2)..], bits 2k of qh */
+ALWAYS_INLINE __m256i q6_values(__m256i l0, __m256i l1, __m256i qh, int k) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256i l = k % 2 ? l1 : l0;
+    __m256i lo = _mm256_and_si256(k < 2 ? l : _mm256_srli_epi16(l, 4), m4);
+    /* bits 2k, 2k+1 of qh to bits 4, 5 */
+    __m256i h = k == 0   ? _mm256_slli_epi16(qh, 4)
+                : k == 1 ? _mm256_slli_epi16(qh, 2)
+                : k == 2 ? qh
+                         : _mm256_srli_epi16(qh, 2);
+    return _mm256_or_si256(lo, _mm256_and_si256(h, _mm256_set1_epi8(0x30)));
+}
+
+ALWAYS_INLINE __m256i q6_half(const uint8_t *ql, const uint8_t *qh, const int8_t *q8, __m256i sc) {
+    __m256i l0 = loadu256(ql);
+    __m256i l1 = loadu256(ql + 32);
+    __m256i h = loadu256(qh);
+    __m256i s01 = _mm256_add_epi32(group16(q6_values(l0, l1, h, 0), q8, sc, 0),
+                                   group16(q6_values(l0, l1, h, 1), q8, sc, 1));
+    __m256i s23 = _mm256_add_epi32(group16(q6_values(l0, l1, h, 2), q8, sc, 2),
+                                   group16(q6_values(l0, l1, h, 3), q8, sc, 3));
+    return _mm256_add_epi32(s01, s23);
+}
+
+/* Q6_K: values + 32 in 0..63 multiplied unsigned; -32 * sum(y) comes back through bsums. */
+static void dot_q6_k(int n, float *s, const void *w, const void *x) {
+    const struct q6_k_block *a = w;
+    const struct q8_k_block *y = x;
+    const int nb = n / QK_K;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        __m128i sc8 = loadu128(a[i].scales);
+        __m256i corr = scaled_bsums(sc8, &y[i]);
+        __m256i lo;
+        __m256i hi;
+        scales16(sc8, &lo, &hi);
+        __m256i sumi = q6_half(a[i].ql, a[i].qh, y[i].qs, lo);
+        sumi = _mm256_add_epi32(sumi, q6_half(a[i].ql + 64, a[i].qh + 32, y[i].qs + 128, hi));
+        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(corr, 5));
+        float d = y[i].d * fp16(a[i].d);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = hsum_ps(acc);
+}
+
+/* Q4_K to float: dl * q - ml per 32 values, the same two roundings as the reference. */
+static void to_float_q4_k(const void *src, float *dst, int64_t n) {
+    const struct q4_k_block *b = src;
+    uint8_t sm[16];
+    uint8_t q[64];
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        float d = fp16(b[i].d);
+        float dmin = fp16(b[i].dmin);
+        _mm_storeu_si128((__m128i *)sm, k4_scales_mins(b[i].scales));
+        for (int c = 0; c < 4; c++) {
+            __m256i qb = loadu256(b[i].qs + 32 * c);
+            _mm256_storeu_si256((__m256i *)q, _mm256_and_si256(qb, _mm256_set1_epi8(0x0f)));
+            _mm256_storeu_si256((__m256i *)(q + 32),
+                                _mm256_and_si256(_mm256_srli_epi16(qb, 4), _mm256_set1_epi8(0x0f)));
+            for (int half = 0; half < 2; half++) {
+                int k = 2 * c + half;
+                __m256 dl = _mm256_set1_ps(d * (float)sm[k]);
+                __m256 ml = _mm256_set1_ps(dmin * (float)sm[8 + k]);
+                for (int j = 0; j < 32; j += 8) {
+                    __m128i b8 = _mm_loadl_epi64((const __m128i *)(q + 32 * half + j));
+                    __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b8));
+                    _mm256_storeu_ps(dst, _mm256_sub_ps(_mm256_mul_ps(dl, v), ml));
+                    dst += 8;
+                }
+            }
+        }
+    }
+}
+
+/* Q6_K to float: (d * scale) * q per 16 values, as the reference. */
+static void to_float_q6_k(const void *src, float *dst, int64_t n) {
+    const struct q6_k_block *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i m30 = _mm256_set1_epi8(0x30);
+    int8_t q[128];
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        float d = fp16(b[i].d);
+        for (int h = 0; h < 2; h++) {
+            __m256i l0 = loadu256(b[i].ql + 64 * h);
+            __m256i l1 = loadu256(b[i].ql + 64 * h + 32);
+            __m256i qh = loadu256(b[i].qh + 32 * h);
+            __m256i off = _mm256_set1_epi8(32);
+            __m256i v0 = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                         _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+            __m256i v1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                         _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+            __m256i v2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                         _mm256_and_si256(qh, m30));
+            __m256i v3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                         _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+            _mm256_storeu_si256((__m256i *)q, _mm256_sub_epi8(v0, off));
+            _mm256_storeu_si256((__m256i *)(q + 32), _mm256_sub_epi8(v1, off));
+            _mm256_storeu_si256((__m256i *)(q + 64), _mm256_sub_epi8(v2, off));
+            _mm256_storeu_si256((__m256i *)(q + 96), _mm256_sub_epi8(v3, off));
+            for (int k = 0; k < 8; k++) {
+                __m256 dl = _mm256_set1_ps(d * (float)b[i].scales[8 * h + k]);
+                for (int j = 0; j < 16; j += 8) {
+                    __m128i b8 = _mm_loadl_epi64((const __m128i *)(q + 16 * k + j));
+                    __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b8));
+                    _mm256_storeu_ps(dst, _mm256_mul_ps(dl, v));
+                    dst += 8;
+                }
+            }
+        }
+    }
+}
+
+void q_kernels_init_avx2(struct q_kernels *k) {
+    k->vec_dot[Q_TYPE_F32] = dot_f32;
+    k->vec_dot[Q_TYPE_F16] = dot_f16;
+    k->vec_dot[Q_TYPE_BF16] = dot_bf16;
+    k->vec_dot[Q_TYPE_Q4_0] = dot_q4_0;
+    k->vec_dot[Q_TYPE_Q4_1] = dot_q4_1;
+    k->vec_dot[Q_TYPE_Q5_0] = dot_q5_0;
+    k->vec_dot[Q_TYPE_Q5_1] = dot_q5_1;
+    k->vec_dot[Q_TYPE_Q8_0] = dot_q8_0;
+    k->vec_dot[Q_TYPE_Q2_K] = dot_q2_k;
+    k->vec_dot[Q_TYPE_Q3_K] = dot_q3_k;
+    k->vec_dot[Q_TYPE_Q4_K] = dot_q4_k;
+    k->vec_dot[Q_TYPE_Q5_K] = dot_q5_k;
+    k->vec_dot[Q_TYPE_Q6_K] = dot_q6_k;
+    k->from_float[Q_TYPE_Q8_0] = from_float_q8_0;
+    k->from_float[Q_TYPE_Q8_1] = from_float_q8_1;
+    k->from_float[Q_TYPE_Q8_K] = from_float_q8_k;
+    k->to_float[Q_TYPE_F16] = to_float_f16;
+    k->to_float[Q_TYPE_BF16] = to_float_bf16;
+    k->to_float[Q_TYPE_Q4_0] = to_float_q4_0;
+    k->to_float[Q_TYPE_Q8_0] = to_float_q8_0;
+    k->to_float[Q_TYPE_Q4_K] = to_float_q4_k;
+    k->to_float[Q_TYPE_Q6_K] = to_float_q6_k;
+    k->isa = "avx2";
+}
