@@ -46,6 +46,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TOOLS := $(B)/ollama-engine $(B)/ollama-mkmodel $(B)/ollama-bench
 ALL_BIN := $(B)/ollama $(TOOLS)
 
+.SECONDARY:
 .PHONY: all test unit-tests bench fuzz format format-check clean layering
 all: $(ALL_BIN)
 

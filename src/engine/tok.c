@@ -100,7 +100,9 @@ static int index_build(struct tok_vocab *v, struct ol_err *err) {
             const char *o = tok_text(v, (int32_t)(sl->id1 - 1), &ol);
             if (sl->hash == (uint32_t)h && ol == len && memcmp(o, t, len) == 0) break;
         }
-        if (v->slots[i].id1) ol_log(OL_LOG_DEBUG, "tok: duplicate token text at id %d", id);
+        if (v->slots[i].id1)
+            ol_log(OL_LOG_DEBUG, "tok: token %d repeats the text of token %u", id,
+                   v->slots[i].id1 - 1);
         v->slots[i].id1 = (uint32_t)id + 1; /* the last duplicate wins, as in llama.cpp */
         v->slots[i].hash = (uint32_t)h;
     }
@@ -392,8 +394,9 @@ void tok_vocab_free(struct tok_vocab *v) {
 
 /* ---- from GGUF ---- */
 
-/* Reads an optional special-token id. -1 and 0xFFFFFFFF mean "none". Out of range: an error
- * when `strict`, else ignored (the default stays), as llama.cpp does. */
+/* Reads an optional special-token id. -1 and 0xFFFFFFFF (what converters write for "none")
+ * leave the default, as llama.cpp does; other values out of range are an error when `strict`,
+ * else ignored too. */
 static int read_special(const struct gguf *g, const char *key, int32_t n_tokens, bool strict,
                         int32_t *id, struct ol_err *err) {
     const struct gguf_kv *kv = gguf_find(g, key);
@@ -405,10 +408,7 @@ static int read_special(const struct gguf *g, const char *key, int32_t n_tokens,
         else
             return ol_err_set(err, OL_EFORMAT, "%s: not an integer", key);
     }
-    if (x == -1 || x == (int64_t)UINT32_MAX) {
-        *id = -1;
-        return 0;
-    }
+    if (x == -1 || x == (int64_t)UINT32_MAX) return 0;
     if (x < 0 || x >= n_tokens) {
         if (strict)
             return ol_err_set(err, OL_EFORMAT, "%s = %lld is outside the vocabulary (%d tokens)",
@@ -498,7 +498,7 @@ struct tok_vocab *tok_vocab_from_gguf(const struct gguf *g, struct ol_err *err) 
     struct gguf_str model, pre = {NULL, 0};
     enum tok_model m;
     if (!gguf_get_str(g, "tokenizer.ggml.model", &model)) {
-        ol_err_set(err, OL_EFORMAT, "tokenizer.ggml.model is missing");
+        ol_err_set(err, OL_EFORMAT, "tokenizer.ggml.model is missing or not a string");
         return NULL;
     }
     if (gguf_str_eq(model, "llama")) {

@@ -44,7 +44,9 @@ struct tok_vocab; /* immutable after construction; safe to share between threads
  * copied, so g may be closed afterwards). Hostile metadata (missing or mistyped arrays, token,
  * score and type counts that differ, an empty vocab, bos/eos/unk/eot/eom ids out of range, an
  * unknown model or pre-tokenizer) gives NULL and a message in err; out-of-range pad, sep, mask
- * and fim ids are ignored as llama.cpp does. Returns an owned vocab: tok_vocab_free(). */
+ * and fim ids, and any id written as -1 / 0xFFFFFFFF, leave llama.cpp's default. Duplicate
+ * token texts are allowed (the last id wins for text lookup). Returns an owned vocab:
+ * tok_vocab_free(). */
 struct tok_vocab *tok_vocab_from_gguf(const struct gguf *g, struct ol_err *err);
 
 /* Builds a byte-level BPE tokenizer from a token list (id = index) and merges ("left right",
