@@ -15,7 +15,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wformat=2 -Wimplicit-fallthrough -Wdouble-promotion
 CPPFLAGS := -Isrc -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -MMD -MP
 CFLAGS_BASE := -std=c11 $(WARN) -g -pthread -fno-strict-aliasing
-LDLIBS := -lpcre2-8 -lutf8proc -lm -lpthread
+LDLIBS := -lmicrohttpd -lcurl -ledit -ljansson -lcrypto -lpcre2-8 -lutf8proc -lm -lpthread
 
 ifeq ($(MODE),release)
 OPT := -O2

@@ -20,8 +20,9 @@ struct bench_opts {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ollama-bench -m MODEL.gguf [-t THREADS] [-p N_PROMPT (512)] [-n N_GEN (128)]\n"
-               "                    [-r REPS (3)] [--kv f16|f32 (engine default)]\n");
+    fprintf(f,
+            "usage: ollama-bench -m MODEL.gguf [-t THREADS] [-p N_PROMPT (512)] [-n N_GEN (128)]\n"
+            "                    [-r REPS (3)] [--kv f16|f32 (engine default)]\n");
 }
 
 static bool parse_int(const char *s, int lo, int hi, int *out) {
@@ -34,7 +35,7 @@ static bool parse_int(const char *s, int lo, int hi, int *out) {
 
 static bool parse_args(int argc, char **argv, struct bench_opts *o) {
     *o = (struct bench_opts){NULL, 0, 512, 128, 3, -1};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok;
@@ -63,7 +64,6 @@ static bool parse_args(int argc, char **argv, struct bench_opts *o) {
             fprintf(stderr, "ollama-bench: bad or missing value for %s\n", a);
             return false;
         }
-        i++;
     }
     if (!o->model) {
         fprintf(stderr, "ollama-bench: -m MODEL is required\n");
@@ -153,12 +153,13 @@ int main(int argc, char **argv) {
     struct eng_model_info info;
     eng_model_get_info(m, &info);
     int n_vocab = eng_n_vocab(m);
-    fprintf(stderr,
-            "ollama-bench: %s: %s %s, %.3f B params, %.1f MiB, n_embd %d, n_layer %d, n_head %d/%d, "
-            "n_vocab %d; loaded in %.2f s\n",
-            o.model, info.arch, info.file_type, (double)info.n_params / 1e9,
-            (double)info.file_size / (1 << 20), info.n_embd, info.n_layer, info.n_head,
-            info.n_head_kv, n_vocab, (double)(ol_time_ns() - t_load) / 1e9);
+    fprintf(
+        stderr,
+        "ollama-bench: %s: %s %s, %.3f B params, %.1f MiB, n_embd %d, n_layer %d, n_head %d/%d, "
+        "n_vocab %d; loaded in %.2f s\n",
+        o.model, info.arch, info.file_type, (double)info.n_params / 1e9,
+        (double)info.file_size / (1 << 20), info.n_embd, info.n_layer, info.n_head, info.n_head_kv,
+        n_vocab, (double)(ol_time_ns() - t_load) / 1e9);
 
     struct eng_ctx_params cp = eng_ctx_default_params();
     cp.n_ctx = o.n_prompt + o.n_gen + 16;

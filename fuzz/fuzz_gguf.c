@@ -47,10 +47,16 @@ static uint64_t walk_kv(const struct gguf_kv *kv) {
     uint64_t acc = touch(kv->key.ptr, kv->key.len) + touch(kv->raw, kv->raw_len);
     acc += (uint64_t)gguf_vtype_name(kv->type)[0];
     switch (kv->type) {
-    case GGUF_TYPE_STRING: acc += touch(kv->v.str.ptr, kv->v.str.len); break;
+    case GGUF_TYPE_STRING:
+        acc += touch(kv->v.str.ptr, kv->v.str.len);
+        break;
     case GGUF_TYPE_FLOAT32:
-    case GGUF_TYPE_FLOAT64: acc += kv->v.f64 > 0.0; break;
-    case GGUF_TYPE_BOOL: acc += kv->v.b; break;
+    case GGUF_TYPE_FLOAT64:
+        acc += kv->v.f64 > 0.0;
+        break;
+    case GGUF_TYPE_BOOL:
+        acc += kv->v.b;
+        break;
     case GGUF_TYPE_ARRAY:
         acc += kv->arr_n;
         if (kv->arr_type == GGUF_TYPE_STRING) {
@@ -65,7 +71,9 @@ static uint64_t walk_kv(const struct gguf_kv *kv) {
         }
         /* arrays of arrays: only raw (above) describes them */
         break;
-    default: acc += kv->v.u64; break;
+    default:
+        acc += kv->v.u64;
+        break;
     }
     return acc;
 }

@@ -112,7 +112,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         replay_path(&r, argv[i], 0);
     printf("replayed %ld inputs\n", r.n_inputs);
-    if (r.n_inputs == 0) fprintf(stderr, "replay: note: no inputs found (empty or missing corpus)\n");
+    if (r.n_inputs == 0)
+        fprintf(stderr, "replay: note: no inputs found (empty or missing corpus)\n");
     if (r.n_errors) fprintf(stderr, "replay: note: %ld paths could not be read\n", r.n_errors);
     return 0;
 }

@@ -295,6 +295,49 @@ static void test_cancel(const struct eng_model *m) {
     eng_ctx_free(c);
 }
 
+/* Two sequences decoded in one batch (interleaved) give the logits each gets alone. */
+static void test_two_sequences_one_batch(const struct eng_model *m) {
+    struct ol_err err = {0};
+    struct eng_ctx_params cp = eng_ctx_default_params();
+    cp.n_ctx = 64;
+    cp.n_seq = 2;
+    cp.n_threads = 2;
+    struct eng_ctx *both = eng_ctx_new(m, &cp, &err);
+    struct eng_ctx *one = ctx_new(m, 64, 2);
+    CHECK(both != NULL);
+    if (!both || !one) return;
+    eng_token a[] = {1, 403, 407, 261, 378}, b[] = {1, 300, 301};
+    eng_token toks[8];
+    int32_t pos[8], seq[8];
+    bool want[8];
+    int n = 0, ia = 0, ib = 0;
+    while (ia < 5 || ib < 3) { /* a0 b0 a1 b1 a2 b2 a3 a4 */
+        if (ia < 5) toks[n] = a[ia], pos[n] = ia, seq[n] = 0, want[n++] = true, ia++;
+        if (ib < 3) toks[n] = b[ib], pos[n] = ib, seq[n] = 1, want[n++] = true, ib++;
+    }
+    struct eng_batch bb = {.n_tokens = 8, .tokens = toks, .pos = pos, .seq = seq, .logits = want};
+    CHECK_EQ(eng_ctx_decode(both, &bb, &err), 0);
+    CHECK_EQ(eng_ctx_seq_len(both, 0), 5);
+    CHECK_EQ(eng_ctx_seq_len(both, 1), 3);
+    const eng_token *src[2] = {a, b};
+    int len[2] = {5, 3};
+    int n_vocab = eng_n_vocab(m);
+    for (int s = 0; s < 2; s++) {
+        eng_ctx_seq_truncate(one, 0, 0);
+        int32_t p[5] = {0, 1, 2, 3, 4};
+        bool w[5] = {true, true, true, true, true};
+        struct eng_batch b1 = {.n_tokens = len[s], .tokens = src[s], .pos = p, .logits = w};
+        CHECK_EQ(eng_ctx_decode(one, &b1, &err), 0);
+        for (int i = 0; i < n; i++) {
+            if (seq[i] != s) continue;
+            CHECK(memcmp(eng_ctx_logits(both, i), eng_ctx_logits(one, pos[i]),
+                         (size_t)n_vocab * sizeof(float)) == 0);
+        }
+    }
+    eng_ctx_free(both);
+    eng_ctx_free(one);
+}
+
 int main(void) {
     struct ol_err err = {0};
     struct eng_model *m = eng_model_load(STORIES, NULL, &err);
@@ -310,6 +353,7 @@ int main(void) {
     test_truncation(m);
     test_stop_string(m);
     test_cancel(m);
+    test_two_sequences_one_batch(m);
     eng_model_free(m);
     return check_exit("test_engine_generate");
 }

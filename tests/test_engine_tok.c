@@ -2,6 +2,7 @@
  * test-tokenizer-0 does: no BOS/EOS, no special parsing), round trips, Llama 3 from HF
  * encoder.json + vocab.bpe, special tokens, BOS/EOS/EOG, streaming, vocab-only files, hostile
  * metadata, and the time to tokenize war-and-peace.txt. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,42 @@ static void check_encode(const struct tok_vocab *v, const char *s, bool add_spec
     tok_ids_free(&ids);
 }
 
+struct encode_job {
+    const struct tok_vocab *v;
+    const char *text;
+    struct tok_ids ids;
+    int rc;
+};
+
+static void *encode_thread(void *arg) {
+    struct encode_job *j = arg;
+    for (int k = 0; k < 20 && j->rc >= 0; k++) {
+        j->ids.n = 0;
+        j->rc = tok_encode(j->v, j->text, strlen(j->text), true, true, &j->ids, NULL);
+    }
+    return NULL;
+}
+
+/* A vocab is shared read-only by threads (run under MODE=tsan too). */
+static void test_threads(const struct tok_vocab *v) {
+    const char *text = "<|im_start|>user\nHello, y'all! \xe6\x88\x91\xe6\x83\xb3 \xf0\x9f\xa6\x99 "
+                       "3333    x\n<|im_end|>";
+    struct encode_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct encode_job){v, text, {0}, 0};
+        CHECK(pthread_create(&th[i], NULL, encode_thread, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(jobs[i].rc > 0);
+        CHECK(jobs[i].ids.n == jobs[0].ids.n &&
+              !memcmp(jobs[i].ids.data, jobs[0].ids.data, jobs[0].ids.n * sizeof(int32_t)));
+    }
+    for (int i = 0; i < 4; i++)
+        tok_ids_free(&jobs[i].ids);
+}
+
 static void test_qwen2_specials(void) {
     struct tok_vocab *v = load_vocab(VOCAB_DIR "ggml-vocab-qwen2.gguf");
     if (!v) return;
@@ -407,6 +444,7 @@ static void test_qwen2_specials(void) {
     check_encode(v, "user", true, false, (int32_t[]){user}, 1);
     struct gguf_str t = tok_token_text(v, im_start);
     CHECK(t.len == 12 && !memcmp(t.ptr, "<|im_start|>", 12));
+    test_threads(v);
     tok_vocab_free(v);
 }
 
@@ -667,6 +705,64 @@ static void test_hostile(void) {
           NULL);
 }
 
+/* Every pre-tokenizer llama.cpp names compiles and keeps a byte-level vocab lossless. */
+static void test_all_pretokenizers(void) {
+    static const char *const pres[] = {
+        "default",      "llama3",
+        "llama-bpe",    "falcon3",
+        "dbrx",         "smaug-bpe",
+        "deepseek-llm", "deepseek-coder",
+        "deepseek-v3",  "falcon",
+        "mpt",          "starcoder",
+        "gpt-2",        "roberta-bpe",
+        "refact",       "command-r",
+        "qwen2",        "deepseek-r1-qwen",
+        "stablelm2",    "olmo",
+        "poro-chat",    "bloom",
+        "chatglm-bpe",  "viking",
+        "jais",         "tekken",
+        "smollm",       "codeshell",
+        "exaone",       "chameleon",
+        "minerva-7b",   "megrez",
+        "gigachat",     "jina-v2-code",
+    };
+    /* The 256 byte-level characters as tokens: U+0021..U+007E etc. stand for themselves. */
+    char texts[256][3];
+    struct gguf_str toks[260];
+    for (int b = 0, n = 0; b < 256; b++) {
+        bool printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+        unsigned cp = printable ? (unsigned)b : 0x100 + (unsigned)n++;
+        size_t l = put_utf8(texts[b], cp);
+        toks[b] = (struct gguf_str){texts[b], l};
+    }
+    struct gguf_str merges[] = {{"h e", 3}, {"l l", 3}, {"he ll", 5}, {"\xc4\xa0 w", 4}};
+    static const char *const merged[] = {"he", "ll", "hell", "\xc4\xa0w"}; /* tokens too */
+    for (int i = 0; i < 4; i++)
+        toks[256 + i] = (struct gguf_str){merged[i], strlen(merged[i])};
+    const char *text =
+        "Hello  world, y'all!\n\n\t 3333 \xe4\xbd\xa0\xe5\xa5\xbd\xe3\x80\x80\xea\xb0\x80 "
+        "<sentinel:1> IMGIMGAZ \xf0\x9f\xa6\x99\xff";
+    for (size_t i = 0; i < OL_ARRAY_LEN(pres); i++) {
+        struct ol_err err = {0};
+        struct tok_vocab *v = tok_vocab_new_bpe(pres[i], toks, 260, merges, 4, &err);
+        if (!v) fprintf(stderr, "  pre %s: %s\n", pres[i], err.msg);
+        CHECK(v != NULL);
+        if (!v) continue;
+        struct tok_ids ids = {0};
+        struct ol_buf dec = {0};
+        CHECK(tok_encode(v, text, strlen(text), false, false, &ids, &err) > 0);
+        CHECK(tok_decode(v, ids.data, ids.n, false, &dec) == (int)strlen(text));
+        bool same = dec.data && !strcmp(dec.data, text);
+        if (!same)
+            fprintf(stderr, "  pre %s: round trip differs: %zu ids, '%s'\n", pres[i], ids.n,
+                    dec.data ? dec.data : "");
+        CHECK(same);
+        ol_buf_free(&dec);
+        tok_ids_free(&ids);
+        tok_vocab_free(v);
+    }
+}
+
 /* ---- speed ---- */
 
 static void test_war_and_peace(const struct tok_vocab *llama3) {
@@ -712,6 +808,7 @@ int main(void) {
     test_spm_bos_and_stream();
     test_vocab_only_files();
     test_hostile();
+    test_all_pretokenizers();
     test_war_and_peace(llama3);
     tok_vocab_free(llama3);
     free(k1);

@@ -26,24 +26,24 @@
 /* ---- llama.cpp file types and per-tensor type rules ---- */
 
 enum mk_role { /* what llama-quantize's rules look at */
-    ROLE_EMBD,
-    ROLE_OUTPUT,
-    ROLE_ATTN_Q,
-    ROLE_ATTN_K,
-    ROLE_ATTN_V,
-    ROLE_ATTN_OUT,
-    ROLE_FFN_GATE,
-    ROLE_FFN_UP,
-    ROLE_FFN_DOWN,
-    ROLE_NORM,
-    ROLE_BIAS,
+               ROLE_EMBD,
+               ROLE_OUTPUT,
+               ROLE_ATTN_Q,
+               ROLE_ATTN_K,
+               ROLE_ATTN_V,
+               ROLE_ATTN_OUT,
+               ROLE_FFN_GATE,
+               ROLE_FFN_UP,
+               ROLE_FFN_DOWN,
+               ROLE_NORM,
+               ROLE_BIAS,
 };
 
 struct mk_ftype {
     const char *name;
-    uint32_t ftype;     /* general.file_type: llama.cpp's LLAMA_FTYPE_* value */
-    enum q_type base;   /* the type of most 2-D weights */
-    bool pure;          /* every 2-D weight is `base` (no mix rules) */
+    uint32_t ftype;   /* general.file_type: llama.cpp's LLAMA_FTYPE_* value */
+    enum q_type base; /* the type of most 2-D weights */
+    bool pure;        /* every 2-D weight is `base` (no mix rules) */
 };
 
 /* LLAMA_FTYPE numbers as in llama.h. Q3_K/Q4_K/Q5_K are the pure forms, labelled as the _S mix
@@ -61,16 +61,20 @@ static const struct mk_ftype mk_ftypes[] = {
     {"Q4_K", 14, Q_TYPE_Q4_K, true},    {"Q5_K", 16, Q_TYPE_Q5_K, true},
 };
 
-enum { FT_Q2_K = 10, FT_Q3_K_M = 12, FT_Q3_K_L = 13, FT_Q4_K_S = 14, FT_Q4_K_M = 15,
-       FT_Q5_K_M = 17 };
+enum {
+    FT_Q2_K = 10,
+    FT_Q3_K_M = 12,
+    FT_Q3_K_L = 13,
+    FT_Q4_K_S = 14,
+    FT_Q4_K_M = 15,
+    FT_Q5_K_M = 17
+};
 
 static bool is_quantized(enum q_type t) {
     return t != Q_TYPE_F32 && t != Q_TYPE_F16 && t != Q_TYPE_BF16;
 }
 
-static int blck(enum q_type t) {
-    return q_type_info((int)t)->blck;
-}
+static int blck(enum q_type t) { return q_type_info((int)t)->blck; }
 
 /* llama.cpp: the first and last eighth of the layers, and every third one between. */
 static bool use_more_bits(int il, int n_layer) {
@@ -83,11 +87,20 @@ static enum q_type fallback(enum q_type t, int64_t ne0) {
     enum q_type f = Q_TYPE_F16;
     switch (t) {
     case Q_TYPE_Q2_K:
-    case Q_TYPE_Q3_K: f = Q_TYPE_Q4_0; break;
-    case Q_TYPE_Q4_K: f = Q_TYPE_Q5_0; break;
-    case Q_TYPE_Q5_K: f = Q_TYPE_Q5_1; break;
-    case Q_TYPE_Q6_K: f = Q_TYPE_Q8_0; break;
-    default: break;
+    case Q_TYPE_Q3_K:
+        f = Q_TYPE_Q4_0;
+        break;
+    case Q_TYPE_Q4_K:
+        f = Q_TYPE_Q5_0;
+        break;
+    case Q_TYPE_Q5_K:
+        f = Q_TYPE_Q5_1;
+        break;
+    case Q_TYPE_Q6_K:
+        f = Q_TYPE_Q8_0;
+        break;
+    default:
+        break;
     }
     return ne0 % blck(f) == 0 ? f : Q_TYPE_F16;
 }
@@ -384,9 +397,9 @@ static bool mk_build(struct mk_model *m, const struct mk_opts *o) {
              ADD("attn_q.weight", ROLE_ATTN_Q, o->n_embd, nq) &&
              ADD("attn_k.weight", ROLE_ATTN_K, o->n_embd, nkv) &&
              ADD("attn_v.weight", ROLE_ATTN_V, o->n_embd, nkv) &&
-             (!qwen2 || (ADD("attn_q.bias", ROLE_BIAS, nq, 0) &&
-                         ADD("attn_k.bias", ROLE_BIAS, nkv, 0) &&
-                         ADD("attn_v.bias", ROLE_BIAS, nkv, 0))) &&
+             (!qwen2 ||
+              (ADD("attn_q.bias", ROLE_BIAS, nq, 0) && ADD("attn_k.bias", ROLE_BIAS, nkv, 0) &&
+               ADD("attn_v.bias", ROLE_BIAS, nkv, 0))) &&
              ADD("attn_output.weight", ROLE_ATTN_OUT, nq, o->n_embd) &&
              ADD("ffn_norm.weight", ROLE_NORM, o->n_embd, 0) &&
              ADD("ffn_gate.weight", ROLE_FFN_GATE, o->n_embd, o->n_ff) &&
@@ -477,9 +490,7 @@ static bool mk_generate(struct mk_model *m, int n_threads) {
 
 /* ---- metadata ---- */
 
-static bool key_is(const struct gguf_kv *kv, const char *key) {
-    return gguf_str_eq(kv->key, key);
-}
+static bool key_is(const struct gguf_kv *kv, const char *key) { return gguf_str_eq(kv->key, key); }
 
 /* Copies every tokenizer.* key of the vocab file, padding the token arrays to n_vocab. */
 static int mk_copy_vocab(struct gguf_writer *w, const struct gguf *v, int n_vocab,
@@ -494,9 +505,9 @@ static int mk_copy_vocab(struct gguf_writer *w, const struct gguf *v, int n_voca
     for (uint64_t i = 0; i < v->n_kv; i++) {
         const struct gguf_kv *kv = &v->kv[i];
         if (kv->key.len < 10 || memcmp(kv->key.ptr, "tokenizer.", 10) != 0) continue;
-        bool rebuilt = pad && (key_is(kv, "tokenizer.ggml.tokens") ||
-                               key_is(kv, "tokenizer.ggml.scores") ||
-                               key_is(kv, "tokenizer.ggml.token_type"));
+        bool rebuilt =
+            pad && (key_is(kv, "tokenizer.ggml.tokens") || key_is(kv, "tokenizer.ggml.scores") ||
+                    key_is(kv, "tokenizer.ggml.token_type"));
         if (!rebuilt && gguf_writer_copy_kv(w, v, kv) < 0)
             return ol_err_set(err, OL_ENOMEM, "out of memory");
     }
@@ -546,9 +557,11 @@ static int mk_metadata(struct gguf_writer *w, const struct mk_opts *o) {
     rc |= gguf_writer_set_str(w, "general.architecture", o->arch);
     rc |= gguf_writer_set_str(w, "general.name", name);
     rc |= gguf_writer_set_u32(w, "general.file_type", o->ftype->ftype);
-    if (is_quantized(o->ftype->base)) rc |= gguf_writer_set_u32(w, "general.quantization_version", 2);
+    if (is_quantized(o->ftype->base))
+        rc |= gguf_writer_set_u32(w, "general.quantization_version", 2);
 #define SET_U32(suffix, v)                                                                         \
-    (snprintf(key, sizeof(key), "%s.%s", o->arch, suffix), gguf_writer_set_u32(w, key, (uint32_t)(v)))
+    (snprintf(key, sizeof(key), "%s.%s", o->arch, suffix),                                         \
+     gguf_writer_set_u32(w, key, (uint32_t)(v)))
 #define SET_F32(suffix, v)                                                                         \
     (snprintf(key, sizeof(key), "%s.%s", o->arch, suffix), gguf_writer_set_f32(w, key, v))
     rc |= SET_U32("vocab_size", o->n_vocab);

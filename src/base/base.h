@@ -105,4 +105,18 @@ size_t ol_utf8_incomplete_tail(const char *s, size_t len);
 /* true when s[0..len) is valid UTF-8. */
 bool ol_utf8_is_valid(const char *s, size_t len);
 
+/* ---- SHA-256 (libcrypto) ---- */
+
+struct ol_sha256; /* incremental hash state */
+/* NULL when out of memory. */
+struct ol_sha256 *ol_sha256_new(void);
+void ol_sha256_update(struct ol_sha256 *h, const void *p, size_t len);
+/* Writes the 32-byte digest; the state is then reset for reuse. */
+void ol_sha256_final(struct ol_sha256 *h, uint8_t out[32]);
+void ol_sha256_free(struct ol_sha256 *h); /* NULL ok */
+/* One-shot hash of p[0..len) as 64 lower-case hex digits + NUL. 0 or OL_ENOMEM. */
+int ol_sha256_hex(const void *p, size_t len, char out[65]);
+/* 32 bytes to 64 lower-case hex digits + NUL. */
+void ol_sha256_to_hex(const uint8_t digest[32], char out[65]);
+
 #endif

@@ -58,8 +58,8 @@ static int cur_str(struct cur *c, struct gguf_str *s, const char *what, struct o
     const uint8_t *p = cur_take(c, len);
     if (!p)
         return ol_err_set(err, OL_EFORMAT,
-                          "invalid GGUF file: %s of %llu bytes runs past the end of the file",
-                          what, (unsigned long long)len);
+                          "invalid GGUF file: %s of %llu bytes runs past the end of the file", what,
+                          (unsigned long long)len);
     s->ptr = (const char *)p;
     s->len = len;
     return 0;
@@ -69,23 +69,27 @@ size_t gguf_vtype_size(enum gguf_vtype t) {
     switch (t) {
     case GGUF_TYPE_UINT8:
     case GGUF_TYPE_INT8:
-    case GGUF_TYPE_BOOL: return 1;
+    case GGUF_TYPE_BOOL:
+        return 1;
     case GGUF_TYPE_UINT16:
-    case GGUF_TYPE_INT16: return 2;
+    case GGUF_TYPE_INT16:
+        return 2;
     case GGUF_TYPE_UINT32:
     case GGUF_TYPE_INT32:
-    case GGUF_TYPE_FLOAT32: return 4;
+    case GGUF_TYPE_FLOAT32:
+        return 4;
     case GGUF_TYPE_UINT64:
     case GGUF_TYPE_INT64:
-    case GGUF_TYPE_FLOAT64: return 8;
-    default: return 0;
+    case GGUF_TYPE_FLOAT64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
 const char *gguf_vtype_name(enum gguf_vtype t) {
-    static const char *const names[] = {"u8",  "i8",     "u16",   "i16", "u32",
-                                        "i32", "f32",    "bool",  "str", "arr",
-                                        "u64", "i64",    "f64"};
+    static const char *const names[] = {"u8",   "i8",  "u16", "i16", "u32", "i32", "f32",
+                                        "bool", "str", "arr", "u64", "i64", "f64"};
     return (unsigned)t < OL_ARRAY_LEN(names) ? names[t] : "?";
 }
 
@@ -168,7 +172,7 @@ static int read_kv(struct cur *c, struct gguf_kv *kv, struct ol_err *err) {
         float f;
         if (!(p = cur_take(c, 4))) return trunc_err(err, c, "value");
         memcpy(&f, p, 4);
-        kv->v.f64 = f;
+        kv->v.f64 = (double)f;
         break;
     }
     case GGUF_TYPE_FLOAT64:
@@ -184,7 +188,8 @@ static int read_kv(struct cur *c, struct gguf_kv *kv, struct ol_err *err) {
         break;
     case GGUF_TYPE_ARRAY: {
         uint32_t et;
-        if (cur_u32(c, &et, "array type", err) < 0 || cur_u64(c, &kv->arr_n, "array length", err) < 0)
+        if (cur_u32(c, &et, "array type", err) < 0 ||
+            cur_u64(c, &kv->arr_n, "array length", err) < 0)
             return OL_EFORMAT;
         if (et >= GGUF_TYPE_COUNT)
             return ol_err_set(err, OL_EFORMAT, "invalid GGUF file: unknown array element type %u",
@@ -207,7 +212,8 @@ static int read_kv(struct cur *c, struct gguf_kv *kv, struct ol_err *err) {
         }
         break;
     }
-    default: return ol_err_set(err, OL_EFORMAT, "invalid GGUF file: bad type");
+    default:
+        return ol_err_set(err, OL_EFORMAT, "invalid GGUF file: bad type");
     }
     kv->raw_len = (uint64_t)(c->p - kv->raw);
     return 0;
@@ -221,8 +227,8 @@ static int read_tensor_info(struct cur *c, struct gguf_tensor *t, struct ol_err 
     int nm = (int)t->name.len;
     if (cur_u32(c, &t->n_dims, "tensor dims", err) < 0) return OL_EFORMAT;
     if (t->n_dims > GGUF_MAX_DIMS)
-        return ol_err_set(err, OL_EFORMAT, "invalid GGUF file: tensor %.*s has %u dimensions",
-                          nm, t->name.ptr, t->n_dims);
+        return ol_err_set(err, OL_EFORMAT, "invalid GGUF file: tensor %.*s has %u dimensions", nm,
+                          t->name.ptr, t->n_dims);
     for (int i = 0; i < GGUF_MAX_DIMS; i++)
         t->ne[i] = 1;
     for (uint32_t i = 0; i < t->n_dims; i++) {
@@ -234,7 +240,8 @@ static int read_tensor_info(struct cur *c, struct gguf_tensor *t, struct ol_err 
         t->ne[i] = (int64_t)ne;
     }
     uint32_t type;
-    if (cur_u32(c, &type, "tensor type", err) < 0 || cur_u64(c, &t->offset, "tensor offset", err) < 0)
+    if (cur_u32(c, &type, "tensor type", err) < 0 ||
+        cur_u64(c, &t->offset, "tensor offset", err) < 0)
         return OL_EFORMAT;
     const struct q_type_info *ti = q_type_info((int)type);
     if (!ti)
@@ -289,8 +296,7 @@ static int gguf_parse(struct gguf *g, struct ol_err *err) {
         return ol_err_set(err, OL_EFORMAT, "not a GGUF file (bad magic)");
     if (cur_u32(&c, &g->version, "version", err) < 0) return OL_EFORMAT;
     if (g->version != 2 && g->version != 3)
-        return ol_err_set(err, OL_EFORMAT, "unsupported GGUF version %u (want 2 or 3)",
-                          g->version);
+        return ol_err_set(err, OL_EFORMAT, "unsupported GGUF version %u (want 2 or 3)", g->version);
     uint64_t n_tensors, n_kv;
     if (cur_u64(&c, &n_tensors, "tensor count", err) < 0 ||
         cur_u64(&c, &n_kv, "metadata count", err) < 0)
@@ -517,8 +523,10 @@ const struct gguf_kv *gguf_get_arr(const struct gguf *g, const char *key, enum g
 int64_t gguf_arr_int(const struct gguf_kv *kv, uint64_t i) {
     const uint8_t *p = kv->arr_data + i * gguf_vtype_size(kv->arr_type);
     switch (kv->arr_type) {
-    case GGUF_TYPE_UINT8: return p[0];
-    case GGUF_TYPE_INT8: return (int8_t)p[0];
+    case GGUF_TYPE_UINT8:
+        return p[0];
+    case GGUF_TYPE_INT8:
+        return (int8_t)p[0];
     case GGUF_TYPE_UINT16: {
         uint16_t v;
         memcpy(&v, p, 2);
@@ -545,8 +553,10 @@ int64_t gguf_arr_int(const struct gguf_kv *kv, uint64_t i) {
         memcpy(&v, p, 8);
         return v;
     }
-    case GGUF_TYPE_BOOL: return p[0] != 0;
-    default: return 0;
+    case GGUF_TYPE_BOOL:
+        return p[0] != 0;
+    default:
+        return 0;
     }
 }
 

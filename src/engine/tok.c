@@ -185,28 +185,16 @@ static int32_t find_by_texts(struct tok_vocab *v, const char *const *texts, size
 }
 
 static void vocab_detect_specials(struct tok_vocab *v) {
-    static const char *const eot[] = {"<|eot_id|>",
-                                      "<|im_end|>",
-                                      "<|end|>",
-                                      "<end_of_turn>",
-                                      "<|endoftext|>",
-                                      "<EOT>",
-                                      "<\xef\xbd\x9c"
-                                      "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"};
+    /* The texts and their order are llama.cpp's (llama_vocab::impl::load). */
+    static const char *const eot[] = {"<|eot_id|>",           "<|im_end|>",    "<|end|>",
+                                      "<end_of_turn>",        "<|endoftext|>", "<EOT>",
+                                      "<｜end▁of▁sentence｜>"};
     static const char *const eom[] = {"<|eom_id|>"};
-    static const char *const fim_pre[] = {"<|fim_prefix|>", "<fim-prefix>",
-                                          "<\xef\xbd\x9c"
-                                          "fim\xe2\x96\x81"
-                                          "begin\xef\xbd\x9c>",
+    static const char *const fim_pre[] = {"<|fim_prefix|>", "<fim-prefix>", "<｜fim▁begin｜>",
                                           "<PRE>"};
-    static const char *const fim_suf[] = {"<|fim_suffix|>", "<fim-suffix>",
-                                          "<\xef\xbd\x9c"
-                                          "fim\xe2\x96\x81hole\xef\xbd\x9c>",
+    static const char *const fim_suf[] = {"<|fim_suffix|>", "<fim-suffix>", "<｜fim▁hole｜>",
                                           "<SUF>"};
-    static const char *const fim_mid[] = {"<|fim_middle|>", "<fim-middle>",
-                                          "<\xef\xbd\x9c"
-                                          "fim\xe2\x96\x81"
-                                          "end\xef\xbd\x9c>",
+    static const char *const fim_mid[] = {"<|fim_middle|>", "<fim-middle>", "<｜fim▁end｜>",
                                           "<MID>"};
     static const char *const fim_pad[] = {"<|fim_pad|>", "<fim-pad>", "<PAD>"};
     static const char *const fim_rep[] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>"};

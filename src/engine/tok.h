@@ -28,14 +28,15 @@ enum tok_model {
     TOK_MODEL_WPM, /* "bert" */
 };
 
-enum tok_type { /* file format values of tokenizer.ggml.token_type */
-                TOK_TYPE_UNDEFINED = 0,
-                TOK_TYPE_NORMAL = 1,
-                TOK_TYPE_UNKNOWN = 2,
-                TOK_TYPE_CONTROL = 3,
-                TOK_TYPE_USER_DEFINED = 4,
-                TOK_TYPE_UNUSED = 5,
-                TOK_TYPE_BYTE = 6,
+/* File format values of tokenizer.ggml.token_type. */
+enum tok_type {
+    TOK_TYPE_UNDEFINED = 0,
+    TOK_TYPE_NORMAL = 1,
+    TOK_TYPE_UNKNOWN = 2,
+    TOK_TYPE_CONTROL = 3,
+    TOK_TYPE_USER_DEFINED = 4,
+    TOK_TYPE_UNUSED = 5,
+    TOK_TYPE_BYTE = 6,
 };
 
 struct tok_vocab; /* immutable after construction; safe to share between threads */
@@ -98,8 +99,10 @@ void tok_ids_free(struct tok_ids *ids);            /* leaves an empty list */
 /* Appends the ids of text[0..len) (borrowed; any bytes, not assumed valid UTF-8) to out.
  * add_special adds BOS/EOS as the metadata asks; parse_special recognises the text of control
  * tokens such as "<|im_start|>" (user-defined tokens are always recognised, as in llama.cpp).
- * Returns the number of ids appended, or a negative OL_E code with out unchanged. Invalid
- * UTF-8 stays lossless for SPM and byte-level BPE (llama.cpp would substitute U+FFFD). */
+ * Returns the number of ids appended, or a negative OL_E code with out unchanged. Ids equal
+ * llama.cpp's (llama_tokenize) for valid UTF-8. Invalid UTF-8 is never replaced: byte-level BPE
+ * keeps the bytes (llama.cpp would substitute U+FFFD), SPM uses byte tokens like llama.cpp.
+ * Thread-safe: allocates its scratch per call. */
 int tok_encode(const struct tok_vocab *v, const char *text, size_t len, bool add_special,
                bool parse_special, struct tok_ids *out, struct ol_err *err);
 
@@ -109,8 +112,9 @@ int tok_encode(const struct tok_vocab *v, const char *text, size_t len, bool add
 int tok_piece(const struct tok_vocab *v, int32_t id, bool render_special, char *buf, size_t cap);
 
 /* Appends the text of a whole sequence to out. When the vocab adds a space prefix (SPM), the
- * leading space of the first non-empty piece is dropped, so decode(encode(s)) == s. Returns
- * the number of bytes appended, OL_EINVAL for an id out of range, or OL_ENOMEM. */
+ * leading space of the first non-empty piece is dropped, so decode(encode(s)) == s for valid
+ * UTF-8 without special tokens (and without a literal U+2581 for SPM). Returns the number of
+ * bytes appended, OL_EINVAL for an id out of range (out unchanged), or OL_ENOMEM. */
 int tok_decode(const struct tok_vocab *v, const int32_t *ids, size_t n, bool render_special,
                struct ol_buf *out);
 
