@@ -251,3 +251,8 @@ int eng_ctx_seq_remove(struct eng_ctx *c, int seq, int p0, int p1) {
     c->seq_len[seq] = len - d;
     return 0;
 }
+
+const float *eng_ctx_embedding(const struct eng_ctx *c, int i) {
+    if (i < 0 || i >= c->n_batch_last || c->logits_row[i] < 0) return NULL;
+    return c->xn + (size_t)i * (size_t)c->m->hp.n_embd;
+}

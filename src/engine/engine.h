@@ -79,6 +79,17 @@ bool eng_model_meta_elem(const struct eng_model *m, int i, uint64_t j, struct en
 /* The last entry with that key, or -1. */
 int eng_model_meta_find(const struct eng_model *m, const char *key);
 
+/* Tensors of the file (for `show --verbose`). */
+struct eng_tensor_info {
+    const char *name; /* not NUL-terminated */
+    size_t name_len;
+    const char *type; /* "Q4_K", ... */
+    int n_dims;
+    int64_t ne[4]; /* dimension 0 first */
+};
+int eng_model_tensor_count(const struct eng_model *m);
+bool eng_model_tensor_at(const struct eng_model *m, int i, struct eng_tensor_info *out);
+
 /* ---- tokenizer ---- */
 
 int eng_n_vocab(const struct eng_model *m);
@@ -132,6 +143,10 @@ struct eng_batch {
 int eng_ctx_decode(struct eng_ctx *c, const struct eng_batch *b, struct ol_err *err);
 /* Logits [n_vocab] of batch row i from the last decode, or NULL if not requested. */
 const float *eng_ctx_logits(const struct eng_ctx *c, int i);
+/* The final (normalised) hidden state [n_embd] of batch row i from the last decode, for rows
+ * that asked for logits; NULL otherwise. This is what an LLM returns as its embedding. */
+const float *eng_ctx_embedding(const struct eng_ctx *c, int i);
+int eng_n_embd(const struct eng_model *m);
 /* Tokens cached for a sequence (its next free position). */
 int eng_ctx_seq_len(const struct eng_ctx *c, int seq);
 /* Drops cached positions >= p of a sequence. */
@@ -211,6 +226,11 @@ struct eng_gen_stats {
 int eng_seq_generate(struct eng_seq *s, const eng_token *prompt, int n_prompt,
                      const struct eng_seq_params *p, eng_token_cb cb, void *user,
                      struct eng_gen_stats *stats, struct ol_err *err);
+/* Decodes tokens[0..n) from an empty cache and writes the last token's final hidden state
+ * (eng_n_embd floats) to out: the embedding of an LLM (last-token pooling). The sequence's
+ * cache is reset. n must fit the context. */
+int eng_seq_embed(struct eng_seq *s, const eng_token *tokens, int n, float *out,
+                  struct ol_err *err);
 /* All tokens currently in the sequence's cache (prompt + generated), for `context`. */
 const eng_token *eng_seq_tokens(const struct eng_seq *s, int *n);
 

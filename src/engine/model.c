@@ -359,3 +359,24 @@ int eng_model_meta_find(const struct eng_model *m, const char *key) {
     const struct gguf_kv *kv = gguf_find(&m->gguf, key);
     return kv ? (int)(kv - m->gguf.kv) : -1;
 }
+
+int eng_n_embd(const struct eng_model *m) {
+    return m->hp.n_embd;
+}
+
+int eng_model_tensor_count(const struct eng_model *m) {
+    return (int)m->gguf.n_tensors;
+}
+
+bool eng_model_tensor_at(const struct eng_model *m, int i, struct eng_tensor_info *out) {
+    if (i < 0 || (uint64_t)i >= m->gguf.n_tensors) return false;
+    const struct gguf_tensor *t = &m->gguf.tensors[i];
+    out->name = t->name.ptr;
+    out->name_len = (size_t)t->name.len;
+    const struct q_type_info *ti = q_type_info(t->type);
+    out->type = ti ? ti->name : "unknown";
+    out->n_dims = (int)t->n_dims;
+    for (int d = 0; d < 4; d++)
+        out->ne[d] = t->ne[d];
+    return true;
+}

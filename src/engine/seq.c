@@ -274,3 +274,20 @@ out_canceled_or_err:
     if (stats) *stats = st;
     return rc;
 }
+
+int eng_seq_embed(struct eng_seq *s, const eng_token *tokens, int n, float *out,
+                  struct ol_err *err) {
+    if (n <= 0) return ol_err_set(err, OL_EINVAL, "empty input");
+    if (n > s->c->n_ctx)
+        return ol_err_set(err, OL_EINVAL, "the input length exceeds the context length");
+    eng_ctx_seq_truncate(s->c, s->seq, 0);
+    memcpy(s->tokens, tokens, (size_t)n * sizeof(eng_token));
+    s->n_tokens = n;
+    s->n_cached = 0;
+    int rc = seq_decode_range(s, 0, n, err);
+    if (rc < 0) return rc;
+    const float *e = eng_ctx_embedding(s->c, s->c->n_batch_last - 1);
+    if (!e) return ol_err_set(err, OL_EINTERNAL, "no hidden state");
+    memcpy(out, e, (size_t)s->c->m->hp.n_embd * sizeof(float));
+    return 0;
+}

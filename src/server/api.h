@@ -1,0 +1,27 @@
+/* Route handlers of the native API. Internal to the server module. */
+#ifndef OL_SERVER_API_H
+#define OL_SERVER_API_H
+
+#include "server/http.h"
+
+struct json_t;
+
+/* Parses the request body as a JSON object; on failure replies 400 (`missing request body`
+ * or the decoder's message) and returns NULL. The caller frees with json_decref. */
+struct json_t *api_parse_body(struct srv_http *h);
+int api_keep_alive(struct srv *s, struct srv_http *h, const struct json_t *req, int64_t *out);
+
+void api_generate(struct srv *s, struct srv_http *h);
+void api_chat(struct srv *s, struct srv_http *h);
+void api_embed(struct srv *s, struct srv_http *h);
+void api_embeddings(struct srv *s, struct srv_http *h);
+void api_tags(struct srv *s, struct srv_http *h);
+void api_show(struct srv *s, struct srv_http *h);
+void api_ps(struct srv *s, struct srv_http *h);
+void api_copy(struct srv *s, struct srv_http *h);
+void api_delete(struct srv *s, struct srv_http *h);
+void api_create(struct srv *s, struct srv_http *h);
+void api_blob_head(struct srv *s, struct srv_http *h);
+void api_blob_post(struct srv *s, struct srv_http *h);
+
+#endif

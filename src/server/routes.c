@@ -1,0 +1,100 @@
+/* Routing of the native API (api.md): exact paths, 404 `404 page not found` for unknown paths
+ * and 405 `405 method not allowed` for a known path with another method. */
+#include "server/api.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+json_t *api_parse_body(struct srv_http *h) {
+    size_t len;
+    const char *body = http_body(h, &len);
+    if (len == 0) {
+        http_reply_error(h, 400, "missing request body");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES & 0, &je);
+    if (!v) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "invalid JSON: %s", je.text);
+        http_reply_error(h, 400, msg);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        http_reply_error(h, 400, "json: cannot unmarshal request: expected an object");
+        return NULL;
+    }
+    return v;
+}
+
+static void api_root(struct srv *s, struct srv_http *h) {
+    (void)s;
+    http_reply_text(h, 200, "text/plain; charset=utf-8", "Ollama is running");
+}
+
+static void api_version(struct srv *s, struct srv_http *h) {
+    (void)s;
+    http_reply_json(h, 200, "{\"version\":\"" SRV_VERSION "\"}");
+}
+
+static void api_not_yet(struct srv *s, struct srv_http *h) {
+    (void)s;
+    /* TODO(#4): the registry client */
+    http_reply_error(h, 501, "registry pull and push are not supported yet");
+}
+
+struct route {
+    const char *method;
+    const char *path; /* a trailing '*' matches any rest */
+    void (*fn)(struct srv *, struct srv_http *);
+};
+
+static const struct route routes[] = {
+    {"GET", "/", api_root},
+    {"HEAD", "/", api_root},
+    {"GET", "/api/version", api_version},
+    {"HEAD", "/api/version", api_version},
+    {"GET", "/api/tags", api_tags},
+    {"HEAD", "/api/tags", api_tags},
+    {"GET", "/api/ps", api_ps},
+    {"POST", "/api/show", api_show},
+    {"POST", "/api/copy", api_copy},
+    {"DELETE", "/api/delete", api_delete},
+    {"POST", "/api/create", api_create},
+    {"HEAD", "/api/blobs/*", api_blob_head},
+    {"POST", "/api/blobs/*", api_blob_post},
+    {"POST", "/api/generate", api_generate},
+    {"POST", "/api/chat", api_chat},
+    {"POST", "/api/embed", api_embed},
+    {"POST", "/api/embeddings", api_embeddings},
+    {"POST", "/api/pull", api_not_yet},
+    {"POST", "/api/push", api_not_yet},
+};
+
+static bool path_matches(const char *pattern, const char *url) {
+    size_t n = strlen(pattern);
+    if (n && pattern[n - 1] == '*') return strncmp(pattern, url, n - 1) == 0;
+    return strcmp(pattern, url) == 0;
+}
+
+bool srv_route_is_blob_upload(const char *method, const char *url) {
+    return strcmp(method, "POST") == 0 && strncmp(url, "/api/blobs/", 11) == 0;
+}
+
+void srv_route(struct srv *s, struct srv_http *h) {
+    bool path_known = false;
+    for (size_t i = 0; i < OL_ARRAY_LEN(routes); i++) {
+        if (!path_matches(routes[i].path, http_url(h))) continue;
+        path_known = true;
+        if (strcmp(routes[i].method, http_method(h)) == 0) {
+            routes[i].fn(s, h);
+            return;
+        }
+    }
+    if (path_known)
+        http_reply_text(h, 405, "text/plain", "405 method not allowed");
+    else
+        http_reply_text(h, 404, "text/plain", "404 page not found");
+}
