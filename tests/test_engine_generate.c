@@ -73,8 +73,8 @@ static struct eng_seq_params greedy(int n) {
 static void test_greedy_matches_reference(const struct eng_model *m) {
     char *text = NULL;
     struct ol_err err = {0};
-    CHECK_EQ(ol_file_read("../shared/models/stories260K/expected-greedy.txt", 1 << 20, &text,
-                          NULL, &err),
+    CHECK_EQ(ol_file_read("../shared/models/stories260K/expected-greedy.txt", 1 << 20, &text, NULL,
+                          &err),
              0);
     if (!text) return;
     const char *p = strstr(text, "token_ids:");
@@ -98,7 +98,8 @@ static void test_greedy_matches_reference(const struct eng_model *m) {
     for (int i = 0; i < 256 && i + 1 < n_want; i++)
         mism += o.ids[i] != want[i + 1];
     CHECK_EQ(mism, 0);
-    CHECK(o.text.data && strstr(o.text.data, "Once upon a time, there was a little girl named Lily"));
+    CHECK(o.text.data &&
+          strstr(o.text.data, "Once upon a time, there was a little girl named Lily"));
     ol_buf_free(&o.text);
 }
 

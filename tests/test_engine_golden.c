@@ -130,7 +130,8 @@ static double compare(const struct tol *t, const float *L, const float *G, const
     double nrmse = sqrt(num / den);
     int agree = 0, clear_bad = 0;
     for (int r = 0; r < t->n_tokens; r++) {
-        const float *g = G + (size_t)r * (size_t)t->n_vocab, *l = L + (size_t)r * (size_t)t->n_vocab;
+        const float *g = G + (size_t)r * (size_t)t->n_vocab,
+                    *l = L + (size_t)r * (size_t)t->n_vocab;
         int bg = argmax(g, t->n_vocab), bl = argmax(l, t->n_vocab);
         float second = -INFINITY;
         for (int j = 0; j < t->n_vocab; j++)

@@ -206,8 +206,10 @@ static int cmd_logits(int argc, char **argv) {
     }
     free(want);
     free(pos);
-    if (ok && fclose(f) == 0) rc = 0;
-    else if (ok) ol_err_sys(&err, OL_EIO, "write %s", argv[2]);
+    if (ok && fclose(f) == 0)
+        rc = 0;
+    else if (ok)
+        ol_err_sys(&err, OL_EIO, "write %s", argv[2]);
     f = NULL;
 out:
     if (f) fclose(f);
@@ -244,22 +246,38 @@ static int cmd_generate(int argc, char **argv) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return usage(), 2;
         i++;
-        if (strcmp(a, "-n") == 0) sp.num_predict = atoi(v);
-        else if (strcmp(a, "--temperature") == 0) sp.sample.temperature = strtof(v, NULL);
-        else if (strcmp(a, "--top-k") == 0) sp.sample.top_k = atoi(v);
-        else if (strcmp(a, "--top-p") == 0) sp.sample.top_p = strtof(v, NULL);
-        else if (strcmp(a, "--min-p") == 0) sp.sample.min_p = strtof(v, NULL);
-        else if (strcmp(a, "--typical-p") == 0) sp.sample.typical_p = strtof(v, NULL);
-        else if (strcmp(a, "--repeat-penalty") == 0) sp.sample.repeat_penalty = strtof(v, NULL);
-        else if (strcmp(a, "--repeat-last-n") == 0) sp.sample.repeat_last_n = atoi(v);
-        else if (strcmp(a, "--presence-penalty") == 0) sp.sample.presence_penalty = strtof(v, NULL);
-        else if (strcmp(a, "--frequency-penalty") == 0) sp.sample.frequency_penalty = strtof(v, NULL);
-        else if (strcmp(a, "--seed") == 0) sp.sample.seed = strtoll(v, NULL, 10);
-        else if (strcmp(a, "--ctx") == 0) n_ctx = atoi(v);
-        else if (strcmp(a, "--keep") == 0) sp.num_keep = atoi(v);
-        else if (strcmp(a, "--threads") == 0) threads = atoi(v);
-        else if (strcmp(a, "--stop") == 0 && n_stop < 16) stops[n_stop++] = v;
-        else return usage(), 2;
+        if (strcmp(a, "-n") == 0)
+            sp.num_predict = atoi(v);
+        else if (strcmp(a, "--temperature") == 0)
+            sp.sample.temperature = strtof(v, NULL);
+        else if (strcmp(a, "--top-k") == 0)
+            sp.sample.top_k = atoi(v);
+        else if (strcmp(a, "--top-p") == 0)
+            sp.sample.top_p = strtof(v, NULL);
+        else if (strcmp(a, "--min-p") == 0)
+            sp.sample.min_p = strtof(v, NULL);
+        else if (strcmp(a, "--typical-p") == 0)
+            sp.sample.typical_p = strtof(v, NULL);
+        else if (strcmp(a, "--repeat-penalty") == 0)
+            sp.sample.repeat_penalty = strtof(v, NULL);
+        else if (strcmp(a, "--repeat-last-n") == 0)
+            sp.sample.repeat_last_n = atoi(v);
+        else if (strcmp(a, "--presence-penalty") == 0)
+            sp.sample.presence_penalty = strtof(v, NULL);
+        else if (strcmp(a, "--frequency-penalty") == 0)
+            sp.sample.frequency_penalty = strtof(v, NULL);
+        else if (strcmp(a, "--seed") == 0)
+            sp.sample.seed = strtoll(v, NULL, 10);
+        else if (strcmp(a, "--ctx") == 0)
+            n_ctx = atoi(v);
+        else if (strcmp(a, "--keep") == 0)
+            sp.num_keep = atoi(v);
+        else if (strcmp(a, "--threads") == 0)
+            threads = atoi(v);
+        else if (strcmp(a, "--stop") == 0 && n_stop < 16)
+            stops[n_stop++] = v;
+        else
+            return usage(), 2;
     }
     sp.stop = stops;
     sp.n_stop = n_stop;
@@ -282,7 +300,8 @@ static int cmd_generate(int argc, char **argv) {
     int rc = 1;
     if (s && eng_seq_generate(s, ids, n, &sp, collect_token, &out, &st, &err) == 0) {
         printf("%s\n%s\n", out.ids.data ? out.ids.data : "", out.text.data ? out.text.data : "");
-        fprintf(stderr, "prompt: %d tokens (%d evaluated) in %.3f s; generated %d tokens in %.3f s\n",
+        fprintf(stderr,
+                "prompt: %d tokens (%d evaluated) in %.3f s; generated %d tokens in %.3f s\n",
                 st.prompt_tokens, st.prompt_evaluated, (double)st.prompt_ns / 1e9, st.gen_tokens,
                 (double)st.gen_ns / 1e9);
         rc = 0;

@@ -12,9 +12,9 @@
 
 enum ol_code {
     OL_OK = 0,
-    OL_EINVAL = -1,       /* bad argument or request: 400 */
-    OL_ENOTFOUND = -2,    /* model, blob or key missing: 404 */
-    OL_EFORMAT = -3,      /* corrupt or unsupported file */
+    OL_EINVAL = -1,    /* bad argument or request: 400 */
+    OL_ENOTFOUND = -2, /* model, blob or key missing: 404 */
+    OL_EFORMAT = -3,   /* corrupt or unsupported file */
     OL_ENOMEM = -4,
     OL_EIO = -5,
     OL_ECANCELED = -6,    /* the client went away */

@@ -36,16 +36,26 @@ int ol_err_sys(struct ol_err *err, int code, const char *fmt, ...) {
 
 const char *ol_code_str(int code) {
     switch (code) {
-    case OL_OK: return "ok";
-    case OL_EINVAL: return "invalid argument";
-    case OL_ENOTFOUND: return "not found";
-    case OL_EFORMAT: return "bad format";
-    case OL_ENOMEM: return "out of memory";
-    case OL_EIO: return "i/o error";
-    case OL_ECANCELED: return "canceled";
-    case OL_EUNSUPPORTED: return "not supported";
-    case OL_EINTERNAL: return "internal error";
-    default: return "error";
+    case OL_OK:
+        return "ok";
+    case OL_EINVAL:
+        return "invalid argument";
+    case OL_ENOTFOUND:
+        return "not found";
+    case OL_EFORMAT:
+        return "bad format";
+    case OL_ENOMEM:
+        return "out of memory";
+    case OL_EIO:
+        return "i/o error";
+    case OL_ECANCELED:
+        return "canceled";
+    case OL_EUNSUPPORTED:
+        return "not supported";
+    case OL_EINTERNAL:
+        return "internal error";
+    default:
+        return "error";
     }
 }
 

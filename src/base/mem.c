@@ -34,9 +34,7 @@ void *ol_aligned_calloc(size_t n, size_t size) {
     return p;
 }
 
-char *ol_strdup(const char *s) {
-    return ol_strndup(s, strlen(s));
-}
+char *ol_strdup(const char *s) { return ol_strndup(s, strlen(s)); }
 
 char *ol_strndup(const char *s, size_t len) {
     if (len == SIZE_MAX) return NULL;
@@ -69,9 +67,7 @@ int ol_buf_append(struct ol_buf *b, const void *p, size_t len) {
     return 0;
 }
 
-int ol_buf_puts(struct ol_buf *b, const char *s) {
-    return ol_buf_append(b, s, strlen(s));
-}
+int ol_buf_puts(struct ol_buf *b, const char *s) { return ol_buf_append(b, s, strlen(s)); }
 
 int ol_buf_printf(struct ol_buf *b, const char *fmt, ...) {
     va_list ap;

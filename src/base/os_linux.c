@@ -37,8 +37,8 @@ int ol_cpu_physical_cores(void) {
             if (fscanf(f, "%d", &core) != 1) core = -1;
             fclose(f);
         }
-        snprintf(path, sizeof(path),
-                 "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/physical_package_id",
+                 cpu);
         f = fopen(path, "r");
         if (f) {
             if (fscanf(f, "%d", &pkg) != 1) pkg = -1;

@@ -106,7 +106,8 @@ struct eng_ctx *eng_ctx_new(const struct eng_model *m, const struct eng_ctx_para
     /* The widest quantized activation row: every vec_dot_type over the widest input. */
     c->xq_stride = widest * sizeof(float) + 64;
     bool ok = c->seq_len && c->inv_freq && c->x && c->xn && c->q && c->kb && c->vb && c->attn &&
-              c->ffn_g && c->ffn_u && c->pos && c->seq && c->logits_row && c->out_rows && c->scores && c->logits;
+              c->ffn_g && c->ffn_u && c->pos && c->seq && c->logits_row && c->out_rows &&
+              c->scores && c->logits;
     for (int t = 0; t < Q_TYPE_COUNT && ok; t++) {
         const struct q_type_info *ti = q_type_info(t);
         if (!ti || t == Q_TYPE_F32) continue;
@@ -148,17 +149,11 @@ void eng_ctx_free(struct eng_ctx *c) {
     free(c);
 }
 
-int eng_ctx_n_ctx(const struct eng_ctx *c) {
-    return c->n_ctx;
-}
+int eng_ctx_n_ctx(const struct eng_ctx *c) { return c->n_ctx; }
 
-const struct eng_model *eng_ctx_model(const struct eng_ctx *c) {
-    return c->m;
-}
+const struct eng_model *eng_ctx_model(const struct eng_ctx *c) { return c->m; }
 
-void eng_ctx_cancel(struct eng_ctx *c) {
-    atomic_store(&c->cancel, true);
-}
+void eng_ctx_cancel(struct eng_ctx *c) { atomic_store(&c->cancel, true); }
 
 int eng_ctx_decode(struct eng_ctx *c, const struct eng_batch *b, struct ol_err *err) {
     atomic_store(&c->cancel, false);
@@ -243,8 +238,10 @@ int eng_ctx_seq_remove(struct eng_ctx *c, int seq, int p0, int p1) {
     for (int il = 0; il < hp->n_layer; il++) {
         size_t base = ((size_t)il * (size_t)c->n_seq + (size_t)seq) * (size_t)c->n_ctx * row;
         float *kc = c->k_cache + base, *vc = c->v_cache + base;
-        memmove(kc + (size_t)p0 * row, kc + (size_t)p1 * row, (size_t)(len - p1) * row * sizeof(float));
-        memmove(vc + (size_t)p0 * row, vc + (size_t)p1 * row, (size_t)(len - p1) * row * sizeof(float));
+        memmove(kc + (size_t)p0 * row, kc + (size_t)p1 * row,
+                (size_t)(len - p1) * row * sizeof(float));
+        memmove(vc + (size_t)p0 * row, vc + (size_t)p1 * row,
+                (size_t)(len - p1) * row * sizeof(float));
         for (int p = p0; p < len - d; p++)
             fwd_rope_rows(c, kc + (size_t)p * row, hp->n_head_kv, -d);
     }

@@ -14,7 +14,7 @@ struct eng_ctx {
     const struct q_kernels *k;
     struct pool *pool;
     int n_ctx, n_batch, n_seq, n_threads;
-    int kv_dim; /* n_head_kv * head_dim */
+    int kv_dim;               /* n_head_kv * head_dim */
     float *k_cache, *v_cache; /* [n_layer][n_seq][n_ctx][kv_dim] */
     int *seq_len;             /* [n_seq] cached positions 0..len-1 */
     float *inv_freq;          /* [n_rot/2] rope frequency of each pair, scaling applied */
@@ -26,11 +26,11 @@ struct eng_ctx {
     float *scores;             /* [n_threads][n_ctx] attention scratch */
     int32_t *pos, *seq;        /* [n_batch] copies of the batch */
 
-    float *logits;      /* [cap_logits][n_vocab] */
+    float *logits; /* [cap_logits][n_vocab] */
     int cap_logits;
-    int *logits_row;    /* [n_batch] row in logits or -1 */
-    int *out_rows;      /* [n_batch] batch rows that want logits, in order */
-    int n_batch_last;   /* rows of the last batch */
+    int *logits_row;  /* [n_batch] row in logits or -1 */
+    int *out_rows;    /* [n_batch] batch rows that want logits, in order */
+    int n_batch_last; /* rows of the last batch */
     atomic_bool cancel;
 };
 

@@ -36,10 +36,10 @@ struct eng_model *eng_model_load(const char *path, const struct eng_model_params
 void eng_model_free(struct eng_model *m);
 
 struct eng_model_info {
-    const char *arch;       /* "llama", "qwen2"; borrowed from the model */
-    const char *file_type;  /* "Q4_0", "Q4_K_M", "F16", ... (from general.file_type) */
-    uint64_t n_params;      /* elements of all tensors */
-    uint64_t file_size;     /* bytes */
+    const char *arch;      /* "llama", "qwen2"; borrowed from the model */
+    const char *file_type; /* "Q4_0", "Q4_K_M", "F16", ... (from general.file_type) */
+    uint64_t n_params;     /* elements of all tensors */
+    uint64_t file_size;    /* bytes */
     int n_vocab;
     int n_ctx_train;
     int n_embd;

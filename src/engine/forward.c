@@ -46,11 +46,11 @@ struct mm_job {
     struct eng_ctx *c;
     int n_mats;
     const struct tensor *w[MM_MAX];
-    float *y[MM_MAX];        /* [T][w->ne1] */
+    float *y[MM_MAX]; /* [T][w->ne1] */
     const float *bias[MM_MAX];
-    const float *x;          /* [T][n_in] */
-    size_t x_stride;         /* floats between rows of x */
-    const int *rows;         /* which x rows (NULL = 0..T-1); y is dense over these */
+    const float *x;  /* [T][n_in] */
+    size_t x_stride; /* floats between rows of x */
+    const int *rows; /* which x rows (NULL = 0..T-1); y is dense over these */
     int T;
     int n_in;
 };

@@ -16,20 +16,20 @@
 #define GGUF_DEFAULT_ALIGNMENT 32
 
 enum gguf_vtype { /* file format values */
-    GGUF_TYPE_UINT8 = 0,
-    GGUF_TYPE_INT8 = 1,
-    GGUF_TYPE_UINT16 = 2,
-    GGUF_TYPE_INT16 = 3,
-    GGUF_TYPE_UINT32 = 4,
-    GGUF_TYPE_INT32 = 5,
-    GGUF_TYPE_FLOAT32 = 6,
-    GGUF_TYPE_BOOL = 7,
-    GGUF_TYPE_STRING = 8,
-    GGUF_TYPE_ARRAY = 9,
-    GGUF_TYPE_UINT64 = 10,
-    GGUF_TYPE_INT64 = 11,
-    GGUF_TYPE_FLOAT64 = 12,
-    GGUF_TYPE_COUNT,
+                  GGUF_TYPE_UINT8 = 0,
+                  GGUF_TYPE_INT8 = 1,
+                  GGUF_TYPE_UINT16 = 2,
+                  GGUF_TYPE_INT16 = 3,
+                  GGUF_TYPE_UINT32 = 4,
+                  GGUF_TYPE_INT32 = 5,
+                  GGUF_TYPE_FLOAT32 = 6,
+                  GGUF_TYPE_BOOL = 7,
+                  GGUF_TYPE_STRING = 8,
+                  GGUF_TYPE_ARRAY = 9,
+                  GGUF_TYPE_UINT64 = 10,
+                  GGUF_TYPE_INT64 = 11,
+                  GGUF_TYPE_FLOAT64 = 12,
+                  GGUF_TYPE_COUNT,
 };
 
 struct gguf_str { /* a view; not NUL-terminated */

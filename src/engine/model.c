@@ -22,7 +22,8 @@ static int arch_u32(const struct eng_model *m, const char *name, int64_t def, in
     snprintf(key, sizeof(key), "%s.%s", m->arch, name);
     uint32_t v;
     if (gguf_get_u32(&m->gguf, key, &v)) {
-        if (v > (1u << 30)) return ol_err_set(err, OL_EFORMAT, "model: %s = %u is too large", key, v);
+        if (v > (1u << 30))
+            return ol_err_set(err, OL_EFORMAT, "model: %s = %u is too large", key, v);
         *out = (int)v;
         return 0;
     }
@@ -100,8 +101,7 @@ static int load_hparams(struct eng_model *m, struct ol_err *err) {
     if (hp->n_head <= 0 || hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_ff <= 0)
         return ol_err_set(err, OL_EFORMAT, "model: zero-sized dimension in metadata");
     if ((rc = arch_u32(m, "attention.head_count_kv", hp->n_head, &hp->n_head_kv, err)) < 0 ||
-        (rc = arch_u32(m, "attention.key_length", hp->n_embd / hp->n_head, &hp->head_dim, err)) <
-            0)
+        (rc = arch_u32(m, "attention.key_length", hp->n_embd / hp->n_head, &hp->head_dim, err)) < 0)
         return rc;
     int vlen;
     if ((rc = arch_u32(m, "attention.value_length", hp->head_dim, &vlen, err)) < 0) return rc;
@@ -294,22 +294,26 @@ static enum eng_meta_type meta_type(enum gguf_vtype t) {
     case GGUF_TYPE_UINT8:
     case GGUF_TYPE_UINT16:
     case GGUF_TYPE_UINT32:
-    case GGUF_TYPE_UINT64: return ENG_META_UINT;
+    case GGUF_TYPE_UINT64:
+        return ENG_META_UINT;
     case GGUF_TYPE_INT8:
     case GGUF_TYPE_INT16:
     case GGUF_TYPE_INT32:
-    case GGUF_TYPE_INT64: return ENG_META_INT;
+    case GGUF_TYPE_INT64:
+        return ENG_META_INT;
     case GGUF_TYPE_FLOAT32:
-    case GGUF_TYPE_FLOAT64: return ENG_META_FLOAT;
-    case GGUF_TYPE_BOOL: return ENG_META_BOOL;
-    case GGUF_TYPE_STRING: return ENG_META_STRING;
-    default: return ENG_META_ARRAY;
+    case GGUF_TYPE_FLOAT64:
+        return ENG_META_FLOAT;
+    case GGUF_TYPE_BOOL:
+        return ENG_META_BOOL;
+    case GGUF_TYPE_STRING:
+        return ENG_META_STRING;
+    default:
+        return ENG_META_ARRAY;
     }
 }
 
-int eng_model_meta_count(const struct eng_model *m) {
-    return (int)m->gguf.n_kv;
-}
+int eng_model_meta_count(const struct eng_model *m) { return (int)m->gguf.n_kv; }
 
 bool eng_model_meta_at(const struct eng_model *m, int i, struct eng_meta_value *out) {
     if (i < 0 || (uint64_t)i >= m->gguf.n_kv) return false;
@@ -319,10 +323,18 @@ bool eng_model_meta_at(const struct eng_model *m, int i, struct eng_meta_value *
     out->key_len = (size_t)kv->key.len;
     out->type = meta_type(kv->type);
     switch (out->type) {
-    case ENG_META_UINT: out->u = kv->v.u64; break;
-    case ENG_META_INT: out->i = kv->v.i64; break;
-    case ENG_META_FLOAT: out->f = kv->v.f64; break;
-    case ENG_META_BOOL: out->b = kv->v.b; break;
+    case ENG_META_UINT:
+        out->u = kv->v.u64;
+        break;
+    case ENG_META_INT:
+        out->i = kv->v.i64;
+        break;
+    case ENG_META_FLOAT:
+        out->f = kv->v.f64;
+        break;
+    case ENG_META_BOOL:
+        out->b = kv->v.b;
+        break;
     case ENG_META_STRING:
         out->str = kv->v.str.ptr;
         out->str_len = (size_t)kv->v.str.len;
@@ -342,15 +354,24 @@ bool eng_model_meta_elem(const struct eng_model *m, int i, uint64_t j, struct en
     memset(out, 0, sizeof(*out));
     out->type = meta_type(kv->arr_type);
     switch (out->type) {
-    case ENG_META_UINT: out->u = (uint64_t)gguf_arr_int(kv, j); break;
-    case ENG_META_INT: out->i = gguf_arr_int(kv, j); break;
-    case ENG_META_BOOL: out->b = gguf_arr_int(kv, j) != 0; break;
-    case ENG_META_FLOAT: out->f = gguf_arr_f32(kv, j); break;
+    case ENG_META_UINT:
+        out->u = (uint64_t)gguf_arr_int(kv, j);
+        break;
+    case ENG_META_INT:
+        out->i = gguf_arr_int(kv, j);
+        break;
+    case ENG_META_BOOL:
+        out->b = gguf_arr_int(kv, j) != 0;
+        break;
+    case ENG_META_FLOAT:
+        out->f = gguf_arr_f32(kv, j);
+        break;
     case ENG_META_STRING:
         out->str = kv->arr_strs[j].ptr;
         out->str_len = (size_t)kv->arr_strs[j].len;
         break;
-    case ENG_META_ARRAY: break;
+    case ENG_META_ARRAY:
+        break;
     }
     return true;
 }
@@ -360,13 +381,9 @@ int eng_model_meta_find(const struct eng_model *m, const char *key) {
     return kv ? (int)(kv - m->gguf.kv) : -1;
 }
 
-int eng_n_embd(const struct eng_model *m) {
-    return m->hp.n_embd;
-}
+int eng_n_embd(const struct eng_model *m) { return m->hp.n_embd; }
 
-int eng_model_tensor_count(const struct eng_model *m) {
-    return (int)m->gguf.n_tensors;
-}
+int eng_model_tensor_count(const struct eng_model *m) { return (int)m->gguf.n_tensors; }
 
 bool eng_model_tensor_at(const struct eng_model *m, int i, struct eng_tensor_info *out) {
     if (i < 0 || (uint64_t)i >= m->gguf.n_tensors) return false;

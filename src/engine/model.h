@@ -48,7 +48,7 @@ struct eng_model {
     char file_type[16];
     struct hparams hp;
     struct tensor tok_embd, output_norm, output;
-    struct layer *layers; /* [n_layer] */
+    struct layer *layers;     /* [n_layer] */
     float *rope_freq_factors; /* [n_rot/2] or NULL */
     struct tok_vocab *vocab;
     uint64_t n_params;

@@ -32,8 +32,8 @@ struct pool {
     struct worker *workers; /* [n - 1]: threads 1..n-1 */
     pool_fn fn;             /* set before gen is bumped */
     void *arg;
-    atomic_uint gen;        /* bumped once per run */
-    atomic_int n_done;      /* workers finished with this run */
+    atomic_uint gen;   /* bumped once per run */
+    atomic_int n_done; /* workers finished with this run */
     atomic_int n_parked;
     atomic_bool stop;
     pthread_mutex_t mu; /* guards parking only */
@@ -109,9 +109,7 @@ void pool_free(struct pool *p) {
     free(p);
 }
 
-int pool_n_threads(const struct pool *p) {
-    return p->n;
-}
+int pool_n_threads(const struct pool *p) { return p->n; }
 
 void pool_run(struct pool *p, pool_fn fn, void *arg) {
     if (p->n == 1) {

@@ -16,7 +16,7 @@ struct eng_seq {
     int seq;
     eng_token *tokens; /* [n_ctx + 1]: cached tokens, then at most one sampled, not decoded */
     int n_tokens;
-    int n_cached; /* tokens[0..n_cached) are in the cache */
+    int n_cached;        /* tokens[0..n_cached) are in the cache */
     int32_t *pos, *seqv; /* [n_batch] batch scratch */
 };
 
@@ -92,8 +92,8 @@ static int seq_decode_range(struct eng_seq *s, int from, int to, struct ol_err *
             s->pos[i] = from + i;
             s->seqv[i] = s->seq;
         }
-        struct eng_batch b = {.n_tokens = n, .tokens = s->tokens + from, .pos = s->pos,
-                              .seq = s->seqv};
+        struct eng_batch b = {
+            .n_tokens = n, .tokens = s->tokens + from, .pos = s->pos, .seq = s->seqv};
         int rc = eng_ctx_decode(c, &b, err);
         s->n_cached = eng_ctx_seq_len(c, s->seq);
         if (rc < 0) return rc;

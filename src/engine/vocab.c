@@ -6,21 +6,13 @@
 #include "engine/model.h"
 #include "engine/tok.h"
 
-int eng_n_vocab(const struct eng_model *m) {
-    return tok_n_vocab(m->vocab);
-}
+int eng_n_vocab(const struct eng_model *m) { return tok_n_vocab(m->vocab); }
 
-eng_token eng_token_bos(const struct eng_model *m) {
-    return tok_bos(m->vocab);
-}
+eng_token eng_token_bos(const struct eng_model *m) { return tok_bos(m->vocab); }
 
-eng_token eng_token_eos(const struct eng_model *m) {
-    return tok_eos(m->vocab);
-}
+eng_token eng_token_eos(const struct eng_model *m) { return tok_eos(m->vocab); }
 
-bool eng_token_is_eog(const struct eng_model *m, eng_token t) {
-    return tok_is_eog(m->vocab, t);
-}
+bool eng_token_is_eog(const struct eng_model *m, eng_token t) { return tok_is_eog(m->vocab, t); }
 
 int eng_tokenize(const struct eng_model *m, const char *text, size_t len, bool add_special,
                  bool parse_special, eng_token *out, int cap, struct ol_err *err) {

@@ -102,7 +102,8 @@ static bool on_token(void *user, eng_token t, const char *text, size_t len,
         if (g->top_logprobs > 0) {
             json_t *tops = json_array();
             for (int i = 0; i < lp->n_top && i < g->top_logprobs; i++)
-                json_array_append_new(tops, logprob_entry(m, lp->top_tokens[i], lp->top_logprobs[i]));
+                json_array_append_new(tops,
+                                      logprob_entry(m, lp->top_tokens[i], lp->top_logprobs[i]));
             json_object_set_new(e, "top_logprobs", tops);
         }
         json_array_append_new(g->stream ? g->lp_chunk : g->lp_all, e);
@@ -144,7 +145,8 @@ static void gen_run(struct srv_job *job, struct srv_inst *inst, struct eng_seq *
         emit(g, o);
     } else if (stats.done != ENG_DONE_CANCELED || !srv_stream_is_abandoned(g->st)) {
         json_t *o = chunk_base(g);
-        set_text(o, g, g->stream ? "" : (g->text.data ? g->text.data : ""), g->stream ? 0 : g->text.len);
+        set_text(o, g, g->stream ? "" : (g->text.data ? g->text.data : ""),
+                 g->stream ? 0 : g->text.len);
         json_object_set_new(o, "done", json_true());
         json_object_set_new(o, "done_reason",
                             json_string(stats.done == ENG_DONE_LENGTH ? "length" : "stop"));
@@ -200,7 +202,9 @@ int api_keep_alive(struct srv *s, struct srv_http *h, const json_t *req, int64_t
         *out = ns < 0 ? -1 : ns;
         return 0;
     }
-    const char *t = json_is_boolean(v) ? "bool" : json_is_array(v) ? "[]interface {}" : "map[string]interface {}";
+    const char *t = json_is_boolean(v) ? "bool"
+                    : json_is_array(v) ? "[]interface {}"
+                                       : "map[string]interface {}";
     char msg[128];
     snprintf(msg, sizeof(msg), "Unsupported type: '%s'", t);
     http_reply_error(h, 400, msg);
@@ -261,12 +265,18 @@ static struct tmpl_value *to_tmpl(struct tmpl_arena *a, const json_t *v) {
         json_array_foreach(v, i, e) tmpl_list_append(l, to_tmpl(a, e));
         return l;
     }
-    case JSON_STRING: return tmpl_value_strn(a, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER: return tmpl_value_float(a, (double)json_integer_value(v));
-    case JSON_REAL: return tmpl_value_float(a, json_real_value(v));
-    case JSON_TRUE: return tmpl_value_bool(a, true);
-    case JSON_FALSE: return tmpl_value_bool(a, false);
-    default: return tmpl_value_nil(a);
+    case JSON_STRING:
+        return tmpl_value_strn(a, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return tmpl_value_float(a, (double)json_integer_value(v));
+    case JSON_REAL:
+        return tmpl_value_float(a, json_real_value(v));
+    case JSON_TRUE:
+        return tmpl_value_bool(a, true);
+    case JSON_FALSE:
+        return tmpl_value_bool(a, false);
+    default:
+        return tmpl_value_nil(a);
     }
 }
 
@@ -424,8 +434,8 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
         goto out;
     }
     const char *tmpl_text = req_template && *req_template ? req_template
-                            : sm.template_text              ? sm.template_text
-                                                            : "{{ .Prompt }}";
+                            : sm.template_text            ? sm.template_text
+                                                          : "{{ .Prompt }}";
     const json_t *think = json_object_get(req, "think");
     if (think && !json_is_null(think) && !json_is_boolean(think)) {
         const char *tv = json_is_string(think) ? json_string_value(think) : "";
@@ -526,8 +536,8 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
         }
         const char *suffix = jstr(req, "suffix");
         rc = render_prompt(&sm, tmpl_text, system, list, tools, chat ? NULL : prompt_in,
-                           chat ? NULL : suffix, think, chat && truncate, sched_inst_n_ctx(inst),
-                           m, &prompt, &err);
+                           chat ? NULL : suffix, think, chat && truncate, sched_inst_n_ctx(inst), m,
+                           &prompt, &err);
         json_decref(list);
         if (rc < 0) {
             sched_release(s->sched, inst, keep_alive);
@@ -549,7 +559,8 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
         reply_obj(h, 200, o);
         goto out;
     }
-    int n_tok = eng_tokenize(m, prompt.data ? prompt.data : "", prompt.len, true, true, NULL, 0, &err);
+    int n_tok =
+        eng_tokenize(m, prompt.data ? prompt.data : "", prompt.len, true, true, NULL, 0, &err);
     struct gen_job *g = calloc(1, sizeof(*g));
     if (n_tok < 0 || !g) {
         free(g);
@@ -618,13 +629,9 @@ out:
     json_decref(req);
 }
 
-void api_generate(struct srv *s, struct srv_http *h) {
-    infer(s, h, false);
-}
+void api_generate(struct srv *s, struct srv_http *h) { infer(s, h, false); }
 
-void api_chat(struct srv *s, struct srv_http *h) {
-    infer(s, h, true);
-}
+void api_chat(struct srv *s, struct srv_http *h) { infer(s, h, true); }
 
 /* ---- embeddings (api.md §4.5, §4.6): last-token hidden state of the model ---- */
 
@@ -680,7 +687,8 @@ static void embed_run(struct srv_job *job, struct srv_inst *inst, struct eng_seq
         json_object_set_new(o, "error", json_string(err.msg));
         json_decref(arr);
     } else if (e->legacy) {
-        json_object_set(o, "embedding", json_array_size(arr) ? json_array_get(arr, 0) : json_array());
+        json_object_set(o, "embedding",
+                        json_array_size(arr) ? json_array_get(arr, 0) : json_array());
         json_decref(arr);
     } else {
         json_object_set_new(o, "model", json_string(e->model));
@@ -754,8 +762,11 @@ static void embed(struct srv *s, struct srv_http *h, bool legacy) {
     }
     have_opts = true;
     bool busy;
-    struct srv_load_req lr = {.sm = &sm, .num_ctx = opts.num_ctx, .num_batch = opts.num_batch,
-                              .num_thread = opts.num_thread, .keep_alive_ns = keep_alive};
+    struct srv_load_req lr = {.sm = &sm,
+                              .num_ctx = opts.num_ctx,
+                              .num_batch = opts.num_batch,
+                              .num_thread = opts.num_thread,
+                              .keep_alive_ns = keep_alive};
     if (sched_acquire(s->sched, &lr, &inst, &busy, &err) < 0) {
         json_decref(texts);
         http_reply_error(h, busy ? 503 : 500, err.msg);
@@ -861,10 +872,6 @@ out:
     json_decref(req);
 }
 
-void api_embed(struct srv *s, struct srv_http *h) {
-    embed(s, h, false);
-}
+void api_embed(struct srv *s, struct srv_http *h) { embed(s, h, false); }
 
-void api_embeddings(struct srv *s, struct srv_http *h) {
-    embed(s, h, true);
-}
+void api_embeddings(struct srv *s, struct srv_http *h) { embed(s, h, true); }

@@ -36,7 +36,8 @@ static json_t *details_of(const struct store_model *m) {
             json_array_append_new(f, json_string(m->families[i]));
         json_object_set_new(d, "families", f);
     }
-    json_object_set_new(d, "parameter_size", json_string(m->parameter_size ? m->parameter_size : ""));
+    json_object_set_new(d, "parameter_size",
+                        json_string(m->parameter_size ? m->parameter_size : ""));
     json_object_set_new(d, "quantization_level",
                         json_string(m->quantization_level ? m->quantization_level : ""));
     return d;
@@ -86,15 +87,20 @@ static json_t *meta_value(const struct eng_model *m, int i, const struct eng_met
 
 static json_t *meta_scalar(const struct eng_meta_value *v) {
     switch (v->type) {
-    case ENG_META_UINT: return json_integer((json_int_t)v->u);
-    case ENG_META_INT: return json_integer(v->i);
-    case ENG_META_FLOAT: return json_real(v->f);
-    case ENG_META_BOOL: return json_boolean(v->b);
+    case ENG_META_UINT:
+        return json_integer((json_int_t)v->u);
+    case ENG_META_INT:
+        return json_integer(v->i);
+    case ENG_META_FLOAT:
+        return json_real(v->f);
+    case ENG_META_BOOL:
+        return json_boolean(v->b);
     case ENG_META_STRING: {
         json_t *s = json_stringn(v->str, v->str_len);
         return s ? s : json_string("");
     }
-    default: return json_null();
+    default:
+        return json_null();
     }
 }
 
@@ -202,7 +208,8 @@ void api_show(struct srv *s, struct srv_http *h) {
     b.len = 0;
     if (m.params_json && store_params_render(m.params_json, &b) == 0 && b.len)
         json_object_set_new(o, "parameters", json_string(b.data));
-    json_object_set_new(o, "template", json_string(m.template_text ? m.template_text : "{{ .Prompt }}"));
+    json_object_set_new(o, "template",
+                        json_string(m.template_text ? m.template_text : "{{ .Prompt }}"));
     const char *sys = sys_override ? sys_override : m.system_text;
     if (sys && *sys) json_object_set_new(o, "system", json_string(sys));
     json_object_set_new(o, "details", details_of(&m));
@@ -212,7 +219,8 @@ void api_show(struct srv *s, struct srv_http *h) {
     }
     bool verbose = json_is_true(json_object_get(req, "verbose"));
     json_t *tensors = NULL;
-    json_object_set_new(o, "model_info", model_info(m.model_path, verbose, verbose ? &tensors : NULL));
+    json_object_set_new(o, "model_info",
+                        model_info(m.model_path, verbose, verbose ? &tensors : NULL));
     if (tensors) json_object_set_new(o, "tensors", tensors);
     json_object_set_new(o, "capabilities", capabilities(&m));
     char ts[64];
@@ -369,7 +377,8 @@ void api_create(struct srv *s, struct srv_http *h) {
     r.adapter_digests = ad;
     r.template_text = jstr(req, "template");
     if (r.template_text && *r.template_text) {
-        struct tmpl *t = tmpl_parse(r.template_text, strlen(r.template_text), TMPL_PARSE_OLLAMA, &err);
+        struct tmpl *t =
+            tmpl_parse(r.template_text, strlen(r.template_text), TMPL_PARSE_OLLAMA, &err);
         if (!t) {
             char msg[400];
             snprintf(msg, sizeof(msg), "template error: %s", err.msg);
@@ -387,7 +396,8 @@ void api_create(struct srv *s, struct srv_http *h) {
         lic = ol_calloc_array(json_array_size(l) + 1, sizeof(char *));
         size_t i;
         json_t *e;
-        json_array_foreach(l, i, e) if (lic && json_is_string(e)) lic[r.n_licenses++] = json_string_value(e);
+        json_array_foreach(l, i, e) if (lic && json_is_string(e)) lic[r.n_licenses++] =
+            json_string_value(e);
     }
     r.licenses = lic;
     const json_t *p = json_object_get(req, "parameters");
@@ -405,7 +415,10 @@ void api_create(struct srv *s, struct srv_http *h) {
         cc.st = srv_stream_new();
     }
     int rc = store_create(s->store, &r, create_status, &cc, &err);
-    int status = rc == 0 ? 200 : rc == OL_EINVAL || rc == OL_EUNSUPPORTED ? 400 : rc == OL_ENOTFOUND ? 404 : 500;
+    int status = rc == 0                                    ? 200
+                 : rc == OL_EINVAL || rc == OL_EUNSUPPORTED ? 400
+                 : rc == OL_ENOTFOUND                       ? 404
+                                                            : 500;
     if (cc.stream) {
         if (rc < 0) {
             json_t *o = json_object();

@@ -36,12 +36,8 @@ struct srv_http {
     char origin_allow[512]; /* Access-Control-Allow-Origin value, "" = none */
 };
 
-const char *http_method(const struct srv_http *h) {
-    return h->method;
-}
-const char *http_url(const struct srv_http *h) {
-    return h->url;
-}
+const char *http_method(const struct srv_http *h) { return h->method; }
+const char *http_url(const struct srv_http *h) { return h->url; }
 const char *http_header(const struct srv_http *h, const char *name) {
     return MHD_lookup_connection_value(h->conn, MHD_HEADER_KIND, name);
 }
@@ -50,8 +46,7 @@ const char *http_body(const struct srv_http *h, size_t *len) {
     return h->body.data ? h->body.data : "";
 }
 
-int http_blob_result(const struct srv_http *h, struct ol_err *err, bool *existed,
-                     char digest[72]) {
+int http_blob_result(const struct srv_http *h, struct ol_err *err, bool *existed, char digest[72]) {
     (void)digest;
     *existed = h->blob_existed;
     if (h->blob_rc < 0 && err) *err = h->blob_err;
@@ -121,9 +116,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
     return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-static void stream_free(void *cls) {
-    srv_stream_abandon(cls);
-}
+static void stream_free(void *cls) { srv_stream_abandon(cls); }
 
 void http_reply_stream(struct srv_http *h, struct srv_stream *st) {
     struct MHD_Response *r =
@@ -272,8 +265,8 @@ static void blob_upload_chunk(struct srv_http *h, const char *data, size_t len) 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
     (void)version;
     struct srv *s = cls;
     struct srv_http *h = *con_cls;
@@ -342,8 +335,8 @@ struct http_server *http_start(struct srv *s, struct ol_err *err) {
     hs->s = s;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
     const char *host = s->cfg.host[0] ? s->cfg.host : "0.0.0.0";

@@ -88,10 +88,10 @@ void srv_parse_host(const char *value, char *host, size_t cap, int *port) {
 }
 
 static const char *const builtin_origins[] = {
-    "http://localhost",   "https://localhost",   "http://localhost:*",   "https://localhost:*",
-    "http://127.0.0.1",   "https://127.0.0.1",   "http://127.0.0.1:*",   "https://127.0.0.1:*",
-    "http://0.0.0.0",     "https://0.0.0.0",     "http://0.0.0.0:*",     "https://0.0.0.0:*",
-    "app://*",            "file://*",            "tauri://*",            "vscode-webview://*",
+    "http://localhost", "https://localhost", "http://localhost:*", "https://localhost:*",
+    "http://127.0.0.1", "https://127.0.0.1", "http://127.0.0.1:*", "https://127.0.0.1:*",
+    "http://0.0.0.0",   "https://0.0.0.0",   "http://0.0.0.0:*",   "https://0.0.0.0:*",
+    "app://*",          "file://*",          "tauri://*",          "vscode-webview://*",
     "vscode-file://*"};
 
 static int load_config(struct srv_config *c, struct ol_err *err) {
@@ -119,7 +119,8 @@ static int load_config(struct srv_config *c, struct ol_err *err) {
     int n_extra = 0;
     for (const char *q = orig; *q; q++)
         n_extra += *q == ',';
-    c->origins = ol_calloc_array(OL_ARRAY_LEN(builtin_origins) + (size_t)n_extra + 2, sizeof(char *));
+    c->origins =
+        ol_calloc_array(OL_ARRAY_LEN(builtin_origins) + (size_t)n_extra + 2, sizeof(char *));
     if (!c->origins) return ol_err_set(err, OL_ENOMEM, "out of memory");
     char *dup = ol_strdup(orig), *save = NULL;
     for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
@@ -156,8 +157,7 @@ int srv_main(int argc, char **argv) {
         free_config(&s.cfg);
         return 1;
     }
-    if (!s.cfg.noprune && store_prune(s.store, &err) < 0)
-        ol_log(OL_LOG_WARN, "prune: %s", err.msg);
+    if (!s.cfg.noprune && store_prune(s.store, &err) < 0) ol_log(OL_LOG_WARN, "prune: %s", err.msg);
     s.sched = sched_new(&s.cfg);
     /* Block the shutdown signals in every thread; this one waits for them. */
     sigset_t set;

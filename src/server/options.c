@@ -73,22 +73,34 @@ int srv_opts_apply(struct srv_opts *o, const json_t *obj, struct ol_err *err) {
             }
             o->seq.stop = (const char *const *)o->stops;
             o->seq.n_stop = o->n_stops;
-        } else if (strcmp(k, "num_ctx") == 0) rc = want_int(k, v, &o->num_ctx, err);
-        else if (strcmp(k, "num_batch") == 0) rc = want_int(k, v, &o->num_batch, err);
-        else if (strcmp(k, "num_thread") == 0) rc = want_int(k, v, &o->num_thread, err);
-        else if (strcmp(k, "num_keep") == 0) rc = want_int(k, v, &o->seq.num_keep, err);
-        else if (strcmp(k, "num_predict") == 0) rc = want_int(k, v, &o->seq.num_predict, err);
+        } else if (strcmp(k, "num_ctx") == 0)
+            rc = want_int(k, v, &o->num_ctx, err);
+        else if (strcmp(k, "num_batch") == 0)
+            rc = want_int(k, v, &o->num_batch, err);
+        else if (strcmp(k, "num_thread") == 0)
+            rc = want_int(k, v, &o->num_thread, err);
+        else if (strcmp(k, "num_keep") == 0)
+            rc = want_int(k, v, &o->seq.num_keep, err);
+        else if (strcmp(k, "num_predict") == 0)
+            rc = want_int(k, v, &o->seq.num_predict, err);
         else if (strcmp(k, "seed") == 0) {
             int seed;
             rc = want_int(k, v, &seed, err);
             sp->seed = seed;
-        } else if (strcmp(k, "top_k") == 0) rc = want_int(k, v, &sp->top_k, err);
-        else if (strcmp(k, "repeat_last_n") == 0) rc = want_int(k, v, &sp->repeat_last_n, err);
-        else if (strcmp(k, "top_p") == 0) rc = want_float(k, v, &sp->top_p, err);
-        else if (strcmp(k, "min_p") == 0) rc = want_float(k, v, &sp->min_p, err);
-        else if (strcmp(k, "typical_p") == 0) rc = want_float(k, v, &sp->typical_p, err);
-        else if (strcmp(k, "temperature") == 0) rc = want_float(k, v, &sp->temperature, err);
-        else if (strcmp(k, "repeat_penalty") == 0) rc = want_float(k, v, &sp->repeat_penalty, err);
+        } else if (strcmp(k, "top_k") == 0)
+            rc = want_int(k, v, &sp->top_k, err);
+        else if (strcmp(k, "repeat_last_n") == 0)
+            rc = want_int(k, v, &sp->repeat_last_n, err);
+        else if (strcmp(k, "top_p") == 0)
+            rc = want_float(k, v, &sp->top_p, err);
+        else if (strcmp(k, "min_p") == 0)
+            rc = want_float(k, v, &sp->min_p, err);
+        else if (strcmp(k, "typical_p") == 0)
+            rc = want_float(k, v, &sp->typical_p, err);
+        else if (strcmp(k, "temperature") == 0)
+            rc = want_float(k, v, &sp->temperature, err);
+        else if (strcmp(k, "repeat_penalty") == 0)
+            rc = want_float(k, v, &sp->repeat_penalty, err);
         else if (strcmp(k, "presence_penalty") == 0)
             rc = want_float(k, v, &sp->presence_penalty, err);
         else if (strcmp(k, "frequency_penalty") == 0)

@@ -27,10 +27,10 @@ struct srv_inst {
     struct eng_seq *seq;
     enum inst_state state;
     struct ol_err load_err;
-    int refs;            /* guarded by sched.mu */
-    int64_t expires_ns;  /* wall clock; INT64_MAX = never; guarded by sched.mu */
-    bool unload_asap;    /* guarded by sched.mu */
-    uint64_t mem_bytes;  /* weights + KV cache estimate */
+    int refs;           /* guarded by sched.mu */
+    int64_t expires_ns; /* wall clock; INT64_MAX = never; guarded by sched.mu */
+    bool unload_asap;   /* guarded by sched.mu */
+    uint64_t mem_bytes; /* weights + KV cache estimate */
     /* runner */
     pthread_t runner;
     bool runner_started;
@@ -98,8 +98,8 @@ static void reap_locked(struct sched *s, bool all_idle) {
     for (struct srv_inst **pp = &s->list; *pp;) {
         struct srv_inst *in = *pp;
         bool idle = in->refs == 0 && in->state != INST_LOADING;
-        if (idle && (all_idle || in->unload_asap || in->state == INST_FAILED ||
-                     in->expires_ns <= now)) {
+        if (idle &&
+            (all_idle || in->unload_asap || in->state == INST_FAILED || in->expires_ns <= now)) {
             *pp = in->next;
             ol_log(OL_LOG_INFO, "unloading model %s", in->name);
             inst_free(in); /* joins an idle runner: quick */
@@ -172,7 +172,8 @@ static json_t *details_json(const struct store_model *sm) {
     } else {
         json_object_set_new(d, "families", fam);
     }
-    json_object_set_new(d, "parameter_size", json_string(sm->parameter_size ? sm->parameter_size : ""));
+    json_object_set_new(d, "parameter_size",
+                        json_string(sm->parameter_size ? sm->parameter_size : ""));
     json_object_set_new(d, "quantization_level",
                         json_string(sm->quantization_level ? sm->quantization_level : ""));
     return d;
@@ -213,8 +214,8 @@ static int max_loaded(const struct sched *s) {
     return s->cfg->max_loaded > 0 ? s->cfg->max_loaded : 3;
 }
 
-int sched_acquire(struct sched *s, const struct srv_load_req *r, struct srv_inst **out,
-                  bool *busy, struct ol_err *err) {
+int sched_acquire(struct sched *s, const struct srv_load_req *r, struct srv_inst **out, bool *busy,
+                  struct ol_err *err) {
     *busy = false;
     pthread_mutex_lock(&s->mu);
     if (s->n_waiting >= (s->cfg->max_queue > 0 ? s->cfg->max_queue : 512)) {
@@ -324,13 +325,9 @@ bool sched_unload(struct sched *s, const char *model_path) {
     return found;
 }
 
-const struct eng_model *sched_inst_model(const struct srv_inst *inst) {
-    return inst->m;
-}
+const struct eng_model *sched_inst_model(const struct srv_inst *inst) { return inst->m; }
 
-int sched_inst_n_ctx(const struct srv_inst *inst) {
-    return inst->num_ctx;
-}
+int sched_inst_n_ctx(const struct srv_inst *inst) { return inst->num_ctx; }
 
 void sched_submit(struct sched *s, struct srv_inst *in, struct srv_job *job) {
     (void)s;

@@ -1,5 +1,5 @@
-/* server: the REST API (the /api routes), request validation, the scheduler that loads models and runs
- * them, and NDJSON streaming. The only public entry point is the `ollama serve` command. */
+/* server: the REST API (the /api routes), request validation, the scheduler that loads models and
+ * runs them, and NDJSON streaming. The only public entry point is the `ollama serve` command. */
 #ifndef OL_SERVER_SERVER_H
 #define OL_SERVER_SERVER_H
 

@@ -11,13 +11,13 @@
 #include "engine/engine.h"
 #include "store/store.h"
 
-#define SRV_VERSION "0.12.0" /* what /api/version reports; clients gate features on >= 0.6 */
+#define SRV_VERSION "0.12.0"     /* what /api/version reports; clients gate features on >= 0.6 */
 #define SRV_MAX_BODY (64u << 20) /* JSON request bodies; blob uploads stream separately */
 
 struct srv_config {
     char host[256];
     int port;
-    bool loopback; /* bound to a loopback address: Host header check on */
+    bool loopback;         /* bound to a loopback address: Host header check on */
     int64_t keep_alive_ns; /* default keep_alive; < 0 = forever */
     int max_loaded;
     int max_queue;
@@ -65,7 +65,6 @@ void srv_time_format_s(int64_t sec, long nsec, bool utc, char *buf, size_t cap);
 /* Go duration ("5m", "1h30m", "-1m", "0") -> ns. allow_bare_seconds: "3600" = 3600 s. */
 int srv_duration_parse(const char *s, bool allow_bare_seconds, int64_t *ns);
 
-
 /* ---- options (spec: api.md §2) ---- */
 
 struct json_t; /* jansson's type; only .c files include jansson.h */
@@ -103,8 +102,8 @@ void sched_free(struct sched *s); /* unloads everything */
 /* Finds or loads the model and takes a reference. Blocks while loading or while waiting for
  * room (OLLAMA_MAX_LOADED_MODELS). Errors: OL_EUNSUPPORTED-style load errors with a message,
  * 503 busy as OL_EINVAL with `server busy...` (code OL_EIO marked busy: see *busy). */
-int sched_acquire(struct sched *s, const struct srv_load_req *r, struct srv_inst **out,
-                  bool *busy, struct ol_err *err);
+int sched_acquire(struct sched *s, const struct srv_load_req *r, struct srv_inst **out, bool *busy,
+                  struct ol_err *err);
 /* Drops a reference; the idle timer (keep_alive) starts when the last one goes. */
 void sched_release(struct sched *s, struct srv_inst *inst, int64_t keep_alive_ns);
 /* Unloads the model at `model_path` as soon as it is idle (keep_alive 0, `ollama stop`).

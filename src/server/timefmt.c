@@ -74,14 +74,22 @@ int srv_duration_parse(const char *s, bool allow_bare_seconds, int64_t *ns) {
         if (end == p) return OL_EINVAL;
         p = end;
         double unit;
-        if (strncmp(p, "ns", 2) == 0) unit = 1, p += 2;
-        else if (strncmp(p, "us", 2) == 0) unit = 1e3, p += 2;
-        else if (strncmp(p, "\xc2\xb5s", 3) == 0) unit = 1e3, p += 3;
-        else if (strncmp(p, "ms", 2) == 0) unit = 1e6, p += 2;
-        else if (*p == 's') unit = 1e9, p += 1;
-        else if (*p == 'm') unit = 60e9, p += 1;
-        else if (*p == 'h') unit = 3600e9, p += 1;
-        else return OL_EINVAL; /* missing unit */
+        if (strncmp(p, "ns", 2) == 0)
+            unit = 1, p += 2;
+        else if (strncmp(p, "us", 2) == 0)
+            unit = 1e3, p += 2;
+        else if (strncmp(p, "\xc2\xb5s", 3) == 0)
+            unit = 1e3, p += 3;
+        else if (strncmp(p, "ms", 2) == 0)
+            unit = 1e6, p += 2;
+        else if (*p == 's')
+            unit = 1e9, p += 1;
+        else if (*p == 'm')
+            unit = 60e9, p += 1;
+        else if (*p == 'h')
+            unit = 3600e9, p += 1;
+        else
+            return OL_EINVAL; /* missing unit */
         total += v * unit;
     }
     if (total > 9.2e18) total = 9.2e18;
