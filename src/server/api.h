@@ -9,6 +9,16 @@ struct json_t;
 /* Parses the request body as a JSON object; on failure replies 400 (`missing request body`
  * or the decoder's message) and returns NULL. The caller frees with json_decref. */
 struct json_t *api_parse_body(struct srv_http *h);
+/* A request field and its JSON kind: 's' string, 'b' bool, 'n' number, 'a' array, 'o'
+ * object. Lists end with {NULL, 0}. */
+struct api_field {
+    const char *name;
+    char kind;
+};
+/* Replies 400 with Go's decoder message and returns false when a listed field has the wrong
+ * JSON type (null and absent are fine). */
+bool api_check_fields(struct srv_http *h, const struct json_t *req, const char *go_struct,
+                      const struct api_field *fields);
 int api_keep_alive(struct srv *s, struct srv_http *h, const struct json_t *req, int64_t *out);
 
 void api_generate(struct srv *s, struct srv_http *h);

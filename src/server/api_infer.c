@@ -391,6 +391,18 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
     bool have_opts = false;
     struct ol_buf prompt = {0};
     struct srv_inst *inst = NULL;
+    static const struct api_field gen_fields[] = {
+        {"model", 's'},    {"prompt", 's'},       {"suffix", 's'},   {"system", 's'},
+        {"template", 's'}, {"context", 'a'},      {"stream", 'b'},   {"raw", 'b'},
+        {"images", 'a'},   {"options", 'o'},      {"truncate", 'b'}, {"shift", 'b'},
+        {"logprobs", 'b'}, {"top_logprobs", 'n'}, {NULL, 0}};
+    static const struct api_field chat_fields[] = {
+        {"model", 's'},        {"messages", 'a'}, {"tools", 'a'}, {"stream", 'b'},
+        {"options", 'o'},      {"truncate", 'b'}, {"shift", 'b'}, {"logprobs", 'b'},
+        {"top_logprobs", 'n'}, {NULL, 0}};
+    if (!api_check_fields(h, req, chat ? "api.ChatRequest" : "api.GenerateRequest",
+                          chat ? chat_fields : gen_fields))
+        goto out;
     const char *model = jstr(req, "model");
     if (!model || !*model) {
         http_reply_error(h, 400, "model is required");

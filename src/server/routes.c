@@ -29,6 +29,68 @@ json_t *api_parse_body(struct srv_http *h) {
     return v;
 }
 
+/* Go's decoder message for a field of the wrong JSON type. */
+static const char *json_kind(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "bool";
+    default:
+        return "null";
+    }
+}
+
+bool api_check_fields(struct srv_http *h, const json_t *req, const char *go_struct,
+                      const struct api_field *fields) {
+    for (const struct api_field *f = fields; f->name; f++) {
+        const json_t *v = json_object_get(req, f->name);
+        if (!v || json_is_null(v)) continue;
+        bool ok = true;
+        switch (f->kind) {
+        case 's':
+            ok = json_is_string(v);
+            break;
+        case 'b':
+            ok = json_is_boolean(v);
+            break;
+        case 'n':
+            ok = json_is_number(v);
+            break;
+        case 'a':
+            ok = json_is_array(v);
+            break;
+        case 'o':
+            ok = json_is_object(v);
+            break;
+        default:
+            break;
+        }
+        if (!ok) {
+            static const char *const go_types[] = {['s'] = "string",
+                                                   ['b'] = "bool",
+                                                   ['n'] = "int",
+                                                   ['a'] = "[]",
+                                                   ['o'] = "map[string]interface {}"};
+            char msg[256];
+            snprintf(msg, sizeof(msg),
+                     "json: cannot unmarshal %s into Go struct field %s.%s of type %s",
+                     json_kind(v), go_struct, f->name, go_types[(unsigned char)f->kind]);
+            http_reply_error(h, 400, msg);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void api_root(struct srv *s, struct srv_http *h) {
     (void)s;
     http_reply_text(h, 200, "text/plain; charset=utf-8", "Ollama is running");

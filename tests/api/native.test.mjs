@@ -386,3 +386,20 @@ describe('bad input loses nothing', () => {
     }
   });
 });
+
+describe('request validation', () => {
+  test('wrong field types and oversized bodies get 400/413 and change nothing', async () => {
+    const r = await postJSON(srv.url, '/api/generate', { model: 'stories', prompt: 5 });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error, /cannot unmarshal number into Go struct field .*prompt of type string/);
+    const c = await postJSON(srv.url, '/api/chat', { model: 'stories', messages: 'hi' });
+    assert.equal(c.status, 400);
+    const o = await postJSON(srv.url, '/api/generate', { model: 'stories', prompt: 'x', options: [1] });
+    assert.equal(o.status, 400);
+    const big = '{"model":"stories","prompt":"' + 'a'.repeat(70 << 20) + '"}';
+    const b = await postJSON(srv.url, '/api/generate', big);
+    assert.equal(b.status, 413);
+    const names = (await ollama.list()).models.map((m) => m.name);
+    assert.ok(names.includes('stories:latest'));
+  });
+});
