@@ -424,6 +424,11 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
         http_reply_error(h, 404, msg);
         goto out;
     }
+    if (sm.n_adapters > 0) {
+        /* the engine does not apply LoRA adapters yet: say so rather than ignore them */
+        http_reply_error(h, 501, "LoRA adapters are not supported yet");
+        goto out;
+    }
     int64_t keep_alive;
     if (api_keep_alive(s, h, req, &keep_alive) < 0) goto out;
     const char *prompt_in = jstr(req, "prompt");
