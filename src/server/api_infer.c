@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/outparse.h"
 #include "template/template.h"
 
 /* Everything one generation needs, owned by the job (freed by the runner at the end). */
@@ -29,8 +30,11 @@ struct gen_job {
     int64_t t_start, load_ns;
     bool logprobs;
     int top_logprobs;
+    struct outp *op; /* thinking split and tool calls; NULL = text passes through */
     /* non-streaming accumulation */
     struct ol_buf text;
+    struct ol_buf thinking;
+    json_t *calls_all;
     json_t *lp_all;
     json_t *lp_chunk;
 };
@@ -40,6 +44,9 @@ static void gen_job_free(struct gen_job *g) {
     free(g->tokens);
     srv_opts_free(&g->opts);
     ol_buf_free(&g->text);
+    ol_buf_free(&g->thinking);
+    outp_free(g->op);
+    json_decref(g->calls_all);
     json_decref(g->lp_all);
     json_decref(g->lp_chunk);
     free(g);
@@ -54,16 +61,22 @@ static json_t *chunk_base(const struct gen_job *g) {
     return o;
 }
 
-static void set_text(json_t *o, const struct gen_job *g, const char *text, size_t len) {
+/* Puts the output fields into a chunk: response/thinking for generate, message for chat. */
+static void set_output(json_t *o, const struct gen_job *g, const char *text, size_t len,
+                       const char *thinking, size_t thinking_len, json_t *calls) {
     json_t *t = json_stringn(text, len);
     if (!t) t = json_string(""); /* invalid UTF-8 cannot happen: the stop matcher holds it */
+    json_t *th = thinking_len ? json_stringn(thinking, thinking_len) : NULL;
     if (g->chat) {
         json_t *m = json_object();
         json_object_set_new(m, "role", json_string("assistant"));
         json_object_set_new(m, "content", t);
+        if (th) json_object_set_new(m, "thinking", th);
+        if (calls && json_array_size(calls)) json_object_set(m, "tool_calls", calls);
         json_object_set_new(o, "message", m);
     } else {
         json_object_set_new(o, "response", t);
+        if (th) json_object_set_new(o, "thinking", th);
     }
 }
 
@@ -93,6 +106,30 @@ static json_t *logprob_entry(const struct eng_model *m, eng_token t, float lp) {
     return o;
 }
 
+/* Streams (or accumulates) decided output; true while the client is there. */
+static bool deliver(struct gen_job *g, const struct ol_buf *content, const struct ol_buf *thinking,
+                    json_t *calls, bool force) {
+    if (!g->stream) {
+        ol_buf_append(&g->text, content->data, content->len);
+        ol_buf_append(&g->thinking, thinking->data, thinking->len);
+        json_array_extend(g->calls_all, calls);
+        return !srv_stream_is_abandoned(g->st);
+    }
+    if (!force && content->len == 0 && thinking->len == 0 && json_array_size(calls) == 0 &&
+        json_array_size(g->lp_chunk) == 0)
+        return !srv_stream_is_abandoned(g->st);
+    json_t *o = chunk_base(g);
+    set_output(o, g, content->data ? content->data : "", content->len, thinking->data,
+               thinking->len, calls);
+    json_object_set_new(o, "done", json_false());
+    if (json_array_size(g->lp_chunk)) {
+        json_object_set(o, "logprobs", g->lp_chunk);
+        json_decref(g->lp_chunk);
+        g->lp_chunk = json_array();
+    }
+    return emit(g, o);
+}
+
 static bool on_token(void *user, eng_token t, const char *text, size_t len,
                      const struct eng_logprob *lp) {
     struct gen_job *g = user;
@@ -108,20 +145,20 @@ static bool on_token(void *user, eng_token t, const char *text, size_t len,
         }
         json_array_append_new(g->stream ? g->lp_chunk : g->lp_all, e);
     }
-    if (!g->stream) {
-        ol_buf_append(&g->text, text, len);
-        return !srv_stream_is_abandoned(g->st);
+    struct ol_buf content = {0}, thinking = {0};
+    json_t *calls = json_array();
+    struct ol_err err = {0};
+    bool ok = true;
+    if (g->op) {
+        if (outp_push(g->op, text, len, &content, &thinking, calls, &err) < 0) ok = false;
+    } else {
+        ok = ol_buf_append(&content, text, len) == 0;
     }
-    if (len == 0 && json_array_size(g->lp_chunk) == 0) return !srv_stream_is_abandoned(g->st);
-    json_t *o = chunk_base(g);
-    set_text(o, g, text, len);
-    json_object_set_new(o, "done", json_false());
-    if (json_array_size(g->lp_chunk)) {
-        json_object_set(o, "logprobs", g->lp_chunk);
-        json_decref(g->lp_chunk);
-        g->lp_chunk = json_array();
-    }
-    return emit(g, o);
+    if (ok) ok = deliver(g, &content, &thinking, calls, false);
+    ol_buf_free(&content);
+    ol_buf_free(&thinking);
+    json_decref(calls);
+    return ok;
 }
 
 static void put_metric(json_t *o, const char *k, int64_t v) {
@@ -144,9 +181,21 @@ static void gen_run(struct srv_job *job, struct srv_inst *inst, struct eng_seq *
         json_object_set_new(o, "error", json_string(err.msg));
         emit(g, o);
     } else if (stats.done != ENG_DONE_CANCELED || !srv_stream_is_abandoned(g->st)) {
+        if (g->op) { /* held text: the end of thinking or an unfinished tool call */
+            struct ol_buf content = {0}, thinking = {0};
+            json_t *calls = json_array();
+            if (outp_finish(g->op, &content, &thinking, calls, &err) >= 0)
+                deliver(g, &content, &thinking, calls, false);
+            ol_buf_free(&content);
+            ol_buf_free(&thinking);
+            json_decref(calls);
+        }
         json_t *o = chunk_base(g);
-        set_text(o, g, g->stream ? "" : (g->text.data ? g->text.data : ""),
-                 g->stream ? 0 : g->text.len);
+        if (g->stream)
+            set_output(o, g, "", 0, NULL, 0, NULL);
+        else
+            set_output(o, g, g->text.data ? g->text.data : "", g->text.len, g->thinking.data,
+                       g->thinking.len, g->calls_all);
         json_object_set_new(o, "done", json_true());
         json_object_set_new(o, "done_reason",
                             json_string(stats.done == ENG_DONE_LENGTH ? "length" : "stop"));
@@ -351,6 +400,49 @@ out:
     return rc;
 }
 
+/* Thinking split (when the request or the model's default turns thinking on and the template
+ * yields tags) and tool-call parsing (when the request has tools): templates.md §6, §7. */
+static int setup_parsers(struct gen_job *g, const char *tmpl_text, const json_t *think,
+                         const json_t *tools, const struct ol_buf *prompt, struct ol_err *err) {
+    struct tmpl *t = tmpl_parse(tmpl_text, strlen(tmpl_text), TMPL_PARSE_OLLAMA, NULL);
+    if (!t) return 0;
+    struct ol_buf open = {0}, close = {0}, tag = {0};
+    struct outp_params p = {0};
+    const char *names[64];
+    int rc = 0;
+    bool think_on = !think || json_is_null(think) || json_is_true(think) || json_is_string(think);
+    if (think_on && tmpl_thinking_tags(t, &open, &close) == 1) {
+        p.think_open = open.data;
+        p.think_close = close.data;
+        p.think_enabled = true;
+        size_t n = prompt->len;
+        while (n && (prompt->data[n - 1] == ' ' || prompt->data[n - 1] == '\n' ||
+                     prompt->data[n - 1] == '\t' || prompt->data[n - 1] == '\r'))
+            n--;
+        p.prompt_ends_with_open =
+            n >= open.len && memcmp(prompt->data + n - open.len, open.data, open.len) == 0;
+    }
+    if (json_array_size(tools) && tmpl_tool_call_tag(t, &tag) == 0) {
+        p.tool_tag = tag.data ? tag.data : "{";
+        size_t i;
+        json_t *tool;
+        json_array_foreach(tools, i, tool) {
+            const char *name = jstr(json_object_get(tool, "function"), "name");
+            if (name && p.n_tools < (int)OL_ARRAY_LEN(names)) names[p.n_tools++] = name;
+        }
+        p.tool_names = names;
+    }
+    if (p.think_enabled || p.tool_tag) {
+        g->op = outp_new(&p, err);
+        if (!g->op) rc = err->code ? err->code : OL_ENOMEM;
+    }
+    ol_buf_free(&open);
+    ol_buf_free(&close);
+    ol_buf_free(&tag);
+    tmpl_free(t);
+    return rc;
+}
+
 static json_t *load_reply(const char *model, bool chat, const char *reason) {
     char ts[64];
     srv_time_format(srv_now_ns(), true, ts, sizeof(ts));
@@ -468,7 +560,10 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
     }
     if (think && (json_is_true(think) || json_is_string(think))) {
         struct tmpl *t = tmpl_parse(tmpl_text, strlen(tmpl_text), TMPL_PARSE_OLLAMA, NULL);
-        bool can_think = t && tmpl_references(t, "Think");
+        struct ol_buf open = {0}, close = {0};
+        bool can_think = t && tmpl_thinking_tags(t, &open, &close) == 1;
+        ol_buf_free(&open);
+        ol_buf_free(&close);
         tmpl_free(t);
         if (!can_think) {
             char msg[600];
@@ -620,6 +715,16 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
     g->load_ns = load_ns;
     g->logprobs = json_is_true(json_object_get(req, "logprobs"));
     g->top_logprobs = top_logprobs;
+    g->calls_all = json_array();
+    if (!raw && setup_parsers(g, tmpl_text, think, chat ? tools : NULL, &prompt, &err) < 0) {
+        srv_stream_close(g->st);
+        srv_stream_abandon(g->st);
+        gen_job_free(g);
+        sched_release(s->sched, inst, keep_alive);
+        inst = NULL;
+        http_reply_error(h, 500, err.msg);
+        goto out;
+    }
     struct srv_stream *st = g->st;
     bool stream = g->stream;
     inst = NULL; /* the job releases it */

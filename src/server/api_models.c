@@ -167,7 +167,11 @@ static json_t *capabilities(const struct store_model *m) {
         if (tp) {
             if (tmpl_references(tp, "Tools")) json_array_append_new(caps, json_string("tools"));
             if (tmpl_references(tp, "Suffix")) json_array_append_new(caps, json_string("insert"));
-            if (tmpl_references(tp, "Think")) json_array_append_new(caps, json_string("thinking"));
+            struct ol_buf open = {0}, close = {0};
+            if (tmpl_thinking_tags(tp, &open, &close) == 1)
+                json_array_append_new(caps, json_string("thinking"));
+            ol_buf_free(&open);
+            ol_buf_free(&close);
         }
         tmpl_free(tp);
     }

@@ -403,3 +403,33 @@ describe('request validation', () => {
     assert.ok(names.includes('stories:latest'));
   });
 });
+
+describe('thinking and tools', () => {
+  test('a template with thinking tags splits the output; tools need .Tools', async () => {
+    const template = '{{- range .Messages }}{{ if eq .Role "user" }}Q: {{ .Content }}\n{{ else }}'
+      + '{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}A: {{ .Content }}\n{{ end }}{{ end }}'
+      + '{{ if .Tools }}{{ range .Tools }}{{ .Function.Name }}{{ end }}{{ end }}'
+      + '{{ if .ToolCalls }}<tool_call>{{ end }}<think>';
+    const r = await ollama.create({ model: 'stories-think', from: 'stories', template, stream: false });
+    assert.equal(r.status, 'success');
+    const s = await ollama.show({ model: 'stories-think' });
+    assert.ok(s.capabilities.includes('thinking'), JSON.stringify(s.capabilities));
+    assert.ok(s.capabilities.includes('tools'));
+    // The prompt ends with the opening tag, so the output is thinking until </think>.
+    const c = await ollama.chat({ model: 'stories-think', think: true, messages: [{ role: 'user', content: 'Once' }],
+      options: { ...greedy, num_predict: 10 } });
+    assert.ok(c.message.thinking && c.message.thinking.length > 0, JSON.stringify(c.message));
+    assert.equal(c.message.content, '');
+    // think:false leaves the output alone
+    const n = await ollama.chat({ model: 'stories-think', think: false, messages: [{ role: 'user', content: 'Once' }],
+      options: { ...greedy, num_predict: 10 } });
+    assert.ok(n.message.content.length > 0);
+    assert.equal(n.message.thinking, undefined);
+    // with tools: the model's free text (no call) comes back as content
+    const t = await ollama.chat({ model: 'stories-think', think: false, messages: [{ role: 'user', content: 'Once' }],
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }],
+      options: { ...greedy, num_predict: 10 } });
+    assert.equal(t.done, true);
+    assert.equal(t.message.tool_calls, undefined);
+  });
+});
