@@ -85,8 +85,11 @@ void ol_buf_free(struct ol_buf *b); /* leaves an empty buffer */
 int ol_fd_size(int fd, uint64_t *size, struct ol_err *err);
 /* Reads a whole file into *out (NUL-terminated; free with free()). Refuses files over max_len. */
 int ol_file_read(const char *path, size_t max_len, char **out, size_t *len, struct ol_err *err);
-/* Writes data to path atomically: temp file in the same folder, fsync, rename, fsync folder. */
+/* Writes data to path atomically: unique temp file ".tmp-*" in the same folder (mode 0644),
+ * fsync, rename, fsync of the folder. */
 int ol_file_write_atomic(const char *path, const void *data, size_t len, struct ol_err *err);
+/* fsync of the folder holding path (makes a rename or create in it durable). */
+void ol_fsync_dir_of(const char *path);
 
 /* ---- OS ---- */
 

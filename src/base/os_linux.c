@@ -110,18 +110,38 @@ static int write_all(int fd, const void *data, size_t len) {
     return 0;
 }
 
+void ol_fsync_dir_of(const char *path) {
+    char *dir = ol_strdup(path);
+    if (!dir) return;
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir)
+        *slash = 0;
+    else
+        strcpy(dir, slash ? "/" : ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
 int ol_file_write_atomic(const char *path, const void *data, size_t len, struct ol_err *err) {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
+    /* The temp file is unique (mkostemp), so threads writing the same path never clash;
+     * a crash leaves at most a ".tmp-*" file beside it, never a half-written target. */
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) : 1;
+    char *tmp = malloc(dlen + 16);
     if (!tmp) return ol_err_set(err, OL_ENOMEM, "out of memory");
-    snprintf(tmp, plen + 32, "%s.tmp-%ld", path, (long)getpid());
+    memcpy(tmp, slash ? path : ".", dlen);
+    memcpy(tmp + dlen, "/.tmp-XXXXXX", 13);
     int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         rc = ol_err_sys(err, OL_EIO, "create %s", tmp);
         goto out_free;
     }
-    if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    if (fchmod(fd, 0644) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
         rc = ol_err_sys(err, OL_EIO, "write %s", tmp);
         close(fd);
         unlink(tmp);
@@ -133,23 +153,7 @@ int ol_file_write_atomic(const char *path, const void *data, size_t len, struct 
         unlink(tmp);
         goto out_free;
     }
-    /* Make the rename itself durable. */
-    char *dir = ol_strdup(path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        if (slash) {
-            *slash = 0;
-            if (!*dir) strcpy(dir, "/");
-        } else {
-            strcpy(dir, ".");
-        }
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
+    ol_fsync_dir_of(path);
 out_free:
     free(tmp);
     return rc;

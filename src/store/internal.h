@@ -36,8 +36,6 @@ int store_go_put_quoted(struct ol_buf *b, const char *s, size_t len);
 
 /* mkdir -p with mode 0755. */
 int store_mkdirs(const char *path, struct ol_err *err);
-/* Writes path atomically (hidden temp in the same folder, fsync, rename, fsync folder), 0644. */
-int store_write_atomic(const char *path, const void *data, size_t len, struct ol_err *err);
 /* OLLAMA_NOPRUNE as an env.md bool. */
 bool store_env_noprune(void);
 /* 64 lower-case hex digits of a valid digest into hex (NUL-terminated). */

@@ -110,63 +110,6 @@ int store_mkdirs(const char *path, struct ol_err *err) {
     return rc;
 }
 
-static void fsync_dir_of(const char *path) {
-    char *dir = ol_strdup(path);
-    if (!dir) return;
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) *slash = 0;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
-static int write_all(int fd, const void *data, size_t len) {
-    const char *p = data;
-    while (len) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-int store_write_atomic(const char *path, const void *data, size_t len, struct ol_err *err) {
-    const char *slash = strrchr(path, '/');
-    OL_ASSERT(slash);
-    size_t dlen = (size_t)(slash - path);
-    char *tmp = malloc(dlen + 16);
-    if (!tmp) return ol_err_set(err, OL_ENOMEM, "out of memory");
-    memcpy(tmp, path, dlen);
-    memcpy(tmp + dlen, "/.tmp-XXXXXX", 13);
-    int rc = 0;
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        rc = ol_err_sys(err, OL_EIO, "create %s", tmp);
-        goto out_free;
-    }
-    if (fchmod(fd, 0644) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-        rc = ol_err_sys(err, OL_EIO, "write %s", tmp);
-        close(fd);
-        unlink(tmp);
-        goto out_free;
-    }
-    close(fd);
-    if (rename(tmp, path) < 0) {
-        rc = ol_err_sys(err, OL_EIO, "rename %s", path);
-        unlink(tmp);
-        goto out_free;
-    }
-    fsync_dir_of(path);
-out_free:
-    free(tmp);
-    return rc;
-}
-
 /* ---- open / close ---- */
 
 /* Renames legacy "sha256:<hex>" blob files to "sha256-<hex>" (spec §2). */
@@ -434,7 +377,7 @@ int store_manifest_write(struct store *s, const struct store_name *n, const void
     *slash = 0;
     int rc = store_mkdirs(path, err);
     *slash = '/';
-    return rc < 0 ? rc : store_write_atomic(path, data, len, err);
+    return rc < 0 ? rc : ol_file_write_atomic(path, data, len, err);
 }
 
 /* ---- walking all manifests ---- */
@@ -847,7 +790,7 @@ int store_model_delete(struct store *s, const char *name, struct ol_err *err) {
         store_manifest_clear(&mf);
         goto out_unlock;
     }
-    fsync_dir_of(path);
+    ol_fsync_dir_of(path);
     remove_empty_parents(s, path);
     const char **digests = ol_calloc_array((size_t)mf.n_layers + 1, sizeof(*digests));
     if (digests) {
