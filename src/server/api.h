@@ -19,6 +19,10 @@ struct api_field {
  * JSON type (null and absent are fine). */
 bool api_check_fields(struct srv_http *h, const struct json_t *req, const char *go_struct,
                       const struct api_field *fields);
+/* The string value of key k in object o, or NULL when absent or not a string. */
+const char *api_jstr(const struct json_t *o, const char *k);
+/* Replies with o as compact JSON and drops the reference to o. */
+void api_reply_obj(struct srv_http *h, int status, struct json_t *o);
 int api_keep_alive(struct srv *s, struct srv_http *h, const struct json_t *req, int64_t *out);
 
 void api_generate(struct srv *s, struct srv_http *h);

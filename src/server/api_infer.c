@@ -224,11 +224,6 @@ static void gen_run(struct srv_job *job, struct srv_inst *inst, struct eng_seq *
 
 /* ---- request parsing helpers ---- */
 
-static const char *jstr(const json_t *o, const char *k) {
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* Reads keep_alive (api.md §3); returns 0, or replies 400 and returns < 0. */
 int api_keep_alive(struct srv *s, struct srv_http *h, const json_t *req, int64_t *out) {
     const json_t *v = json_object_get(req, "keep_alive");
@@ -347,12 +342,12 @@ static int render_prompt(const struct store_model *sm, const char *tmpl_text, co
     }
     for (size_t i = 0; i < n; i++) {
         const json_t *jm = json_array_get(msgs, i);
-        tm[i].role = jstr(jm, "role");
-        tm[i].content = jstr(jm, "content");
-        tm[i].thinking = jstr(jm, "thinking");
+        tm[i].role = api_jstr(jm, "role");
+        tm[i].content = api_jstr(jm, "content");
+        tm[i].thinking = api_jstr(jm, "thinking");
         tm[i].n_images = (int)json_array_size(json_object_get(jm, "images"));
-        tm[i].tool_name = jstr(jm, "tool_name");
-        tm[i].tool_call_id = jstr(jm, "tool_call_id");
+        tm[i].tool_name = api_jstr(jm, "tool_name");
+        tm[i].tool_call_id = api_jstr(jm, "tool_call_id");
         const json_t *calls = json_object_get(jm, "tool_calls");
         size_t nc = json_array_size(calls);
         if (nc) {
@@ -364,9 +359,9 @@ static int render_prompt(const struct store_model *sm, const char *tmpl_text, co
             for (size_t j = 0; j < nc; j++) {
                 const json_t *c = json_array_get(calls, j);
                 const json_t *f = json_object_get(c, "function");
-                tc[j].id = jstr(c, "id");
+                tc[j].id = api_jstr(c, "id");
                 tc[j].index = (int)json_integer_value(json_object_get(f, "index"));
-                tc[j].name = jstr(f, "name");
+                tc[j].name = api_jstr(f, "name");
                 const json_t *args = json_object_get(f, "arguments");
                 tc[j].arguments = args ? to_tmpl(a, args) : NULL;
             }
@@ -427,7 +422,7 @@ static int setup_parsers(struct gen_job *g, const char *tmpl_text, const json_t 
         size_t i;
         json_t *tool;
         json_array_foreach(tools, i, tool) {
-            const char *name = jstr(json_object_get(tool, "function"), "name");
+            const char *name = api_jstr(json_object_get(tool, "function"), "name");
             if (name && p.n_tools < (int)OL_ARRAY_LEN(names)) names[p.n_tools++] = name;
         }
         p.tool_names = names;
@@ -462,16 +457,6 @@ static json_t *load_reply(const char *model, bool chat, const char *reason) {
     return o;
 }
 
-static void reply_obj(struct srv_http *h, int status, json_t *o) {
-    char *txt = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (txt)
-        http_reply_json(h, status, txt);
-    else
-        http_reply_error(h, 500, "out of memory");
-    free(txt);
-}
-
 /* Shared body of generate (chat = false) and chat. */
 static void infer(struct srv *s, struct srv_http *h, bool chat) {
     int64_t t_start = srv_now_ns();
@@ -495,7 +480,7 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
     if (!api_check_fields(h, req, chat ? "api.ChatRequest" : "api.GenerateRequest",
                           chat ? chat_fields : gen_fields))
         goto out;
-    const char *model = jstr(req, "model");
+    const char *model = api_jstr(req, "model");
     if (!model || !*model) {
         http_reply_error(h, 400, "model is required");
         goto out;
@@ -523,7 +508,7 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
     }
     int64_t keep_alive;
     if (api_keep_alive(s, h, req, &keep_alive) < 0) goto out;
-    const char *prompt_in = jstr(req, "prompt");
+    const char *prompt_in = api_jstr(req, "prompt");
     const json_t *msgs = json_object_get(req, "messages");
     if (chat && msgs && !json_is_null(msgs) && !json_is_array(msgs)) {
         http_reply_error(h, 400, "json: cannot unmarshal messages: expected an array");
@@ -532,11 +517,11 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
     bool empty = chat ? json_array_size(msgs) == 0 : (!prompt_in || !*prompt_in);
     if (empty && keep_alive == 0) {
         sched_unload(s->sched, sm.model_path);
-        reply_obj(h, 200, load_reply(model, chat, "unload"));
+        api_reply_obj(h, 200, load_reply(model, chat, "unload"));
         goto out;
     }
     bool raw = json_is_true(json_object_get(req, "raw"));
-    const char *req_template = jstr(req, "template"), *req_system = jstr(req, "system");
+    const char *req_template = api_jstr(req, "template"), *req_system = api_jstr(req, "system");
     const json_t *context = json_object_get(req, "context");
     if (!chat && raw && (req_template || req_system || json_array_size(context))) {
         http_reply_error(h, 400, "raw mode does not support template, system, or context");
@@ -605,7 +590,7 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
     if (empty) {
         sched_release(s->sched, inst, keep_alive);
         inst = NULL;
-        reply_obj(h, 200, load_reply(model, chat, "load"));
+        api_reply_obj(h, 200, load_reply(model, chat, "load"));
         goto out;
     }
     const struct eng_model *m = sched_inst_model(inst);
@@ -646,7 +631,7 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
             if (ok) eng_detokenize(m, ids, (int)nc, false, &prompt);
             free(ids);
         }
-        const char *suffix = jstr(req, "suffix");
+        const char *suffix = api_jstr(req, "suffix");
         rc = render_prompt(&sm, tmpl_text, system, list, tools, chat ? NULL : prompt_in,
                            chat ? NULL : suffix, think, chat && truncate, sched_inst_n_ctx(inst), m,
                            &prompt, &err);
@@ -668,7 +653,7 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
         json_object_set_new(o, "_debug_info", dbg);
         sched_release(s->sched, inst, keep_alive);
         inst = NULL;
-        reply_obj(h, 200, o);
+        api_reply_obj(h, 200, o);
         goto out;
     }
     int n_tok =
@@ -732,16 +717,7 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
     if (stream) {
         http_reply_stream(h, st);
     } else {
-        struct ol_buf all = {0};
-        char buf[65536];
-        size_t n;
-        while ((n = srv_stream_read(st, buf, sizeof(buf))) > 0)
-            ol_buf_append(&all, buf, n);
-        int status = srv_stream_status(st);
-        srv_stream_abandon(st);
-        if (all.len && all.data[all.len - 1] == '\n') all.data[--all.len] = 0;
-        http_reply_json(h, status, all.data ? all.data : "{}");
-        ol_buf_free(&all);
+        http_reply_collected(h, st);
     }
 out:
     if (inst) sched_release(s->sched, inst, s->cfg.keep_alive_ns);
@@ -843,7 +819,7 @@ static void embed(struct srv *s, struct srv_http *h, bool legacy) {
     bool have_opts = false;
     struct srv_inst *inst = NULL;
     struct embed_job *e = NULL;
-    const char *model = jstr(req, "model");
+    const char *model = api_jstr(req, "model");
     if (!model || !*model) {
         http_reply_error(h, 400, "model is required");
         goto out;
@@ -905,7 +881,7 @@ static void embed(struct srv *s, struct srv_http *h, bool legacy) {
             json_t *o = json_object();
             json_object_set_new(o, "model", json_string(model));
             json_object_set_new(o, "embeddings", json_array());
-            reply_obj(h, 200, o);
+            api_reply_obj(h, 200, o);
         }
         goto out;
     }
@@ -971,15 +947,7 @@ static void embed(struct srv *s, struct srv_http *h, bool legacy) {
     sched_submit(s->sched, inst, &e->job);
     e = NULL; /* the job frees itself */
     inst = NULL;
-    struct ol_buf all = {0};
-    char buf[65536];
-    size_t got;
-    while ((got = srv_stream_read(st, buf, sizeof(buf))) > 0)
-        ol_buf_append(&all, buf, got);
-    int status = srv_stream_status(st);
-    srv_stream_abandon(st);
-    http_reply_json(h, status, all.data ? all.data : "{}");
-    ol_buf_free(&all);
+    http_reply_collected(h, st);
 out:
     if (e) {
         for (int i = 0; i < e->n_inputs; i++)

@@ -8,21 +8,6 @@
 
 #include "template/template.h"
 
-static void reply_obj(struct srv_http *h, int status, json_t *o) {
-    char *txt = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    json_decref(o);
-    if (txt)
-        http_reply_json(h, status, txt);
-    else
-        http_reply_error(h, 500, "out of memory");
-    free(txt);
-}
-
-static const char *jstr(const json_t *o, const char *k) {
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static json_t *details_of(const struct store_model *m) {
     json_t *d = json_object();
     json_object_set_new(d, "parent_model", json_string(m->parent_model ? m->parent_model : ""));
@@ -70,7 +55,7 @@ void api_tags(struct srv *s, struct srv_http *h) {
     store_model_list_free(list, n);
     json_t *o = json_object();
     json_object_set_new(o, "models", arr);
-    reply_obj(h, 200, o);
+    api_reply_obj(h, 200, o);
 }
 
 void api_ps(struct srv *s, struct srv_http *h) {
@@ -181,8 +166,8 @@ static json_t *capabilities(const struct store_model *m) {
 void api_show(struct srv *s, struct srv_http *h) {
     json_t *req = api_parse_body(h);
     if (!req) return;
-    const char *name = jstr(req, "model");
-    if (!name || !*name) name = jstr(req, "name");
+    const char *name = api_jstr(req, "model");
+    if (!name || !*name) name = api_jstr(req, "name");
     struct store_model m = {0};
     struct ol_err err = {0};
     if (!name || !*name) {
@@ -195,7 +180,7 @@ void api_show(struct srv *s, struct srv_http *h) {
         http_reply_error(h, 404, msg);
         goto out;
     }
-    const char *sys_override = jstr(req, "system");
+    const char *sys_override = api_jstr(req, "system");
     char *opt_override = NULL;
     const json_t *opts = json_object_get(req, "options");
     if (json_is_object(opts)) opt_override = json_dumps(opts, JSON_COMPACT);
@@ -232,7 +217,7 @@ void api_show(struct srv *s, struct srv_http *h) {
     json_object_set_new(o, "modified_at", json_string(ts));
     ol_buf_free(&b);
     free(opt_override);
-    reply_obj(h, 200, o);
+    api_reply_obj(h, 200, o);
 out:
     store_model_clear(&m);
     json_decref(req);
@@ -242,7 +227,7 @@ void api_copy(struct srv *s, struct srv_http *h) {
     json_t *req = api_parse_body(h);
     if (!req) return;
     struct ol_err err = {0};
-    const char *src = jstr(req, "source"), *dst = jstr(req, "destination");
+    const char *src = api_jstr(req, "source"), *dst = api_jstr(req, "destination");
     int rc = store_model_copy(s->store, src ? src : "", dst ? dst : "", &err);
     if (rc == 0)
         http_reply_empty(h, 200);
@@ -255,8 +240,8 @@ void api_delete(struct srv *s, struct srv_http *h) {
     json_t *req = api_parse_body(h);
     if (!req) return;
     struct ol_err err = {0};
-    const char *name = jstr(req, "model");
-    if (!name || !*name) name = jstr(req, "name");
+    const char *name = api_jstr(req, "model");
+    if (!name || !*name) name = api_jstr(req, "name");
     int rc = store_model_delete(s->store, name ? name : "", &err);
     if (rc == 0)
         http_reply_empty(h, 200);
@@ -363,13 +348,13 @@ void api_create(struct srv *s, struct srv_http *h) {
     struct ol_err err = {0};
     const char **fn = NULL, **fd = NULL, **an = NULL, **ad = NULL, **lic = NULL;
     char *params = NULL, *messages = NULL;
-    r.model = jstr(req, "model");
-    if (!r.model || !*r.model) r.model = jstr(req, "name");
+    r.model = api_jstr(req, "model");
+    if (!r.model || !*r.model) r.model = api_jstr(req, "name");
     if (!r.model || !*r.model) {
         http_reply_error(h, 400, "model is required");
         goto out;
     }
-    r.from = jstr(req, "from");
+    r.from = api_jstr(req, "from");
     if (!file_map(json_object_get(req, "files"), &fn, &fd, &r.n_files) ||
         !file_map(json_object_get(req, "adapters"), &an, &ad, &r.n_adapters)) {
         http_reply_error(h, 400, "invalid files: expected an object of file names and digests");
@@ -379,7 +364,7 @@ void api_create(struct srv *s, struct srv_http *h) {
     r.file_digests = fd;
     r.adapter_names = an;
     r.adapter_digests = ad;
-    r.template_text = jstr(req, "template");
+    r.template_text = api_jstr(req, "template");
     if (r.template_text && *r.template_text) {
         struct tmpl *t =
             tmpl_parse(r.template_text, strlen(r.template_text), TMPL_PARSE_OLLAMA, &err);
@@ -391,7 +376,7 @@ void api_create(struct srv *s, struct srv_http *h) {
         }
         tmpl_free(t);
     }
-    r.system_text = jstr(req, "system");
+    r.system_text = api_jstr(req, "system");
     const json_t *l = json_object_get(req, "license");
     if (json_is_string(l)) {
         lic = ol_calloc_array(1, sizeof(char *));
@@ -408,8 +393,8 @@ void api_create(struct srv *s, struct srv_http *h) {
     if (json_is_object(p)) r.params_json = params = json_dumps(p, JSON_COMPACT);
     const json_t *msgs = json_object_get(req, "messages");
     if (json_is_array(msgs)) r.messages_json = messages = json_dumps(msgs, JSON_COMPACT);
-    r.quantize = jstr(req, "quantize");
-    if (!r.quantize) r.quantize = jstr(req, "quantization");
+    r.quantize = api_jstr(req, "quantize");
+    if (!r.quantize) r.quantize = api_jstr(req, "quantization");
     r.detect_template = detect;
     r.detect_user = &cc;
     cc.stream = !json_is_false(json_object_get(req, "stream"));

@@ -131,6 +131,19 @@ void http_reply_stream(struct srv_http *h, struct srv_stream *st) {
     queue(h, 200, r);
 }
 
+void http_reply_collected(struct srv_http *h, struct srv_stream *st) {
+    struct ol_buf all = {0};
+    char buf[65536];
+    size_t n;
+    while ((n = srv_stream_read(st, buf, sizeof(buf))) > 0)
+        ol_buf_append(&all, buf, n);
+    int status = srv_stream_status(st);
+    srv_stream_abandon(st);
+    if (all.len && all.data[all.len - 1] == '\n') all.data[--all.len] = 0;
+    http_reply_json(h, status, all.data ? all.data : "{}");
+    ol_buf_free(&all);
+}
+
 /* ---- CORS and Host checks ---- */
 
 static bool origin_allowed(const struct srv *s, const char *origin, bool *wildcard) {

@@ -23,6 +23,10 @@ void http_reply_empty(struct srv_http *h, int status);
 /* Streams NDJSON from `st` (takes the HTTP side's reference). */
 void http_reply_stream(struct srv_http *h, struct srv_stream *st);
 
+/* Waits for the producer of `st` to finish and replies with everything it wrote as one JSON
+ * body, with the status it set (takes the HTTP side's reference). For stream:false. */
+void http_reply_collected(struct srv_http *h, struct srv_stream *st);
+
 /* Starts the HTTP server; routes dispatch to srv_route(). */
 struct http_server;
 struct http_server *http_start(struct srv *s, struct ol_err *err);

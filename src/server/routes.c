@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 json_t *api_parse_body(struct srv_http *h) {
@@ -27,6 +28,21 @@ json_t *api_parse_body(struct srv_http *h) {
         return NULL;
     }
     return v;
+}
+
+const char *api_jstr(const json_t *o, const char *k) {
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+void api_reply_obj(struct srv_http *h, int status, json_t *o) {
+    char *txt = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    if (txt)
+        http_reply_json(h, status, txt);
+    else
+        http_reply_error(h, 500, "out of memory");
+    free(txt);
 }
 
 /* Go's decoder message for a field of the wrong JSON type. */
