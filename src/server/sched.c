@@ -307,7 +307,8 @@ void sched_release(struct sched *s, struct srv_inst *in, int64_t keep_alive_ns) 
     in->refs--;
     in->expires_ns = expiry(keep_alive_ns);
     if (keep_alive_ns == 0) in->unload_asap = true;
-    if (in->refs == 0) reap_locked(s, false);
+    /* Jobs release from the runner thread, which must not free (join) itself: the reaper
+     * unloads idle instances, woken here. */
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }

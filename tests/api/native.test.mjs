@@ -268,6 +268,13 @@ describe('generate', () => {
     for (let i = 0; i < 50 && (await ollama.ps()).models.length; i++) await new Promise((r) => setTimeout(r, 50));
     ps = await ollama.ps();
     assert.deepEqual(ps.models, []);
+    // keep_alive 0 on a real request: answered, then unloaded (by the reaper, not the runner)
+    const g = await ollama.generate({ model: 'stories', prompt: 'Hi', keep_alive: 0, options: { num_predict: 3 } });
+    assert.equal(g.done, true);
+    for (let i = 0; i < 50 && (await ollama.ps()).models.length; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual((await ollama.ps()).models, []);
+    const again = await ollama.generate({ model: 'stories', prompt: 'Hi', options: { num_predict: 3 } });
+    assert.equal(again.done, true);
   });
 
   test('a client that disconnects mid-stream stops its generation', async () => {
