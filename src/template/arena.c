@@ -39,9 +39,7 @@ void tmpl_arena_free(struct tmpl_arena *a) {
     free(a);
 }
 
-bool tmpl_arena_failed(const struct tmpl_arena *a) {
-    return !a || a->failed;
-}
+bool tmpl_arena_failed(const struct tmpl_arena *a) { return !a || a->failed; }
 
 void arena_set_failed(struct tmpl_arena *a) {
     if (a) a->failed = true;

@@ -49,9 +49,7 @@ static const struct tmpl_value missing_marker;
 #define MISSING ((struct xval){&missing_marker, false})
 #define INVALID ((struct xval){NULL, false})
 
-static bool is_missing(struct xval v) {
-    return v.v == &missing_marker;
-}
+static bool is_missing(struct xval v) { return v.v == &missing_marker; }
 
 static _Noreturn void exec_abort(struct exec_state *s, int code, const char *msg) {
     s->code = ol_err_set(s->err, code, "%s", msg);
@@ -224,9 +222,7 @@ static bool is_true(const struct tmpl_value *v) {
     }
 }
 
-bool value_truth(const struct tmpl_value *v) {
-    return is_true(v);
-}
+bool value_truth(const struct tmpl_value *v) { return is_true(v); }
 
 /* ---- evaluation ---- */
 
@@ -320,9 +316,8 @@ static struct xval eval_chain_node(struct exec_state *s, struct xval dot, const 
     return eval_field_chain(s, pipe, chain->ident, chain->n_ident, cmd, final);
 }
 
-static struct xval eval_variable_node(struct exec_state *s, struct xval dot,
-                                      const struct node *var, const struct node *cmd,
-                                      struct xval final) {
+static struct xval eval_variable_node(struct exec_state *s, struct xval dot, const struct node *var,
+                                      const struct node *cmd, struct xval final) {
     (void)dot;
     s->node = var;
     struct xval value = var_value(s, var->ident[0]);
@@ -362,7 +357,8 @@ static struct xval eval_function(struct exec_state *s, struct xval dot, const st
                                  struct xval final) {
     s->node = ident;
     const struct builtin *fn = ident->fn;
-    if (s->o->no_custom_funcs && fn->custom) exec_fail(s, "\"%s\" is not a defined function", fn->name);
+    if (s->o->no_custom_funcs && fn->custom)
+        exec_fail(s, "\"%s\" is not a defined function", fn->name);
     return eval_call(s, dot, fn, node, cmd, final);
 }
 
@@ -582,7 +578,6 @@ static enum walk_result walk_range(struct exec_state *s, struct xval dot, const 
         /* An invalid value acts like an empty map. */
     } else if (v->kind == TMPL_INT) {
         if (r->pipe->n_decl > 1) {
-            s->node = r;
             struct ol_buf b = {0};
             struct sbuf sb;
             sb_init(&sb, &b, 200);
@@ -617,7 +612,6 @@ static enum walk_result walk_range(struct exec_state *s, struct xval dot, const 
             }
         }
     } else {
-        s->node = r;
         struct ol_buf b = {0};
         struct sbuf sb;
         sb_init(&sb, &b, 200);
@@ -730,9 +724,9 @@ static int run_exec(struct exec_state *s, const struct node *root, struct xval d
     return 0;
 }
 
-int exec_tree(const struct tmpl *t, int tree, const struct node *root, const struct tmpl_value *data,
-              const struct tmpl_exec_params *p, const struct exec_opts *o, struct ol_buf *out,
-              struct ol_err *err) {
+int exec_tree(const struct tmpl *t, int tree, const struct node *root,
+              const struct tmpl_value *data, const struct tmpl_exec_params *p,
+              const struct exec_opts *o, struct ol_buf *out, struct ol_err *err) {
     struct tmpl_exec_params def = tmpl_exec_default_params();
     if (!p) p = &def;
     struct exec_state *s = calloc(1, sizeof(*s));

@@ -134,29 +134,27 @@ static const char t_falcon[] =
     "{{- end -}}\n"
     "Falcon:\n";
 
-static const char t_gemma[] =
-    "{{- $sys := \"\" }}\n"
-    "{{- range .Messages }}\n" SYS_COLLECT "{{- else }}\n"
-    "{{- if eq .Role \"user\" }}<start_of_turn>user{{ with $sys }}\n"
-    "{{ . }}{{ end }}{{ $sys = \"\" }}\n"
-    "{{- else if eq .Role \"assistant\" }}<start_of_turn>model\n"
-    "{{- end }}\n"
-    "{{ .Content }}<end_of_turn>\n"
-    "{{ end }}\n"
-    "{{- end }}<start_of_turn>model\n";
+static const char t_gemma[] = "{{- $sys := \"\" }}\n"
+                              "{{- range .Messages }}\n" SYS_COLLECT "{{- else }}\n"
+                              "{{- if eq .Role \"user\" }}<start_of_turn>user{{ with $sys }}\n"
+                              "{{ . }}{{ end }}{{ $sys = \"\" }}\n"
+                              "{{- else if eq .Role \"assistant\" }}<start_of_turn>model\n"
+                              "{{- end }}\n"
+                              "{{ .Content }}<end_of_turn>\n"
+                              "{{ end }}\n"
+                              "{{- end }}<start_of_turn>model\n";
 
-static const char t_gemma3[] =
-    "{{- range $i, $m := .Messages }}\n"
-    "{{- if eq $m.Role \"user\" }}<start_of_turn>user\n"
-    "{{ if and (eq $i 1) $.System }}{{ $.System }}\n"
-    "\n"
-    "{{ end }}{{ $m.Content }}<end_of_turn>\n"
-    "{{ else if eq $m.Role \"assistant\" }}<start_of_turn>model\n"
-    "{{ $m.Content }}<end_of_turn>\n"
-    "{{ end }}\n"
-    "{{- if eq 1 (len (slice $.Messages $i)) }}<start_of_turn>model\n"
-    "{{ end }}\n"
-    "{{- end }}\n";
+static const char t_gemma3[] = "{{- range $i, $m := .Messages }}\n"
+                               "{{- if eq $m.Role \"user\" }}<start_of_turn>user\n"
+                               "{{ if and (eq $i 1) $.System }}{{ $.System }}\n"
+                               "\n"
+                               "{{ end }}{{ $m.Content }}<end_of_turn>\n"
+                               "{{ else if eq $m.Role \"assistant\" }}<start_of_turn>model\n"
+                               "{{ $m.Content }}<end_of_turn>\n"
+                               "{{ end }}\n"
+                               "{{- if eq 1 (len (slice $.Messages $i)) }}<start_of_turn>model\n"
+                               "{{ end }}\n"
+                               "{{- end }}\n";
 
 static const char t_granite[] =
     "{{- range .Messages }}"
@@ -184,18 +182,17 @@ static const char t_llama3[] =
     "<|start_header_id|>assistant<|end_header_id|>\n"
     "\n";
 
-static const char t_magicoder[] =
-    "{{- $sys := \"\" }}\n"
-    "{{- range .Messages }}\n" SYS_COLLECT "{{- else }}\n"
-    "{{- if eq .Role \"user\" }}{{ with $sys }}{{ . }}\n"
-    "\n"
-    "{{ end }}{{ $sys = \"\" }}@@ Instruction\n"
-    "{{- else if eq .Role \"assistant\" }}@@ Response\n"
-    "{{- end }}\n"
-    "{{ .Content }}\n"
-    "\n"
-    "{{ end }}\n"
-    "{{- end }}@@ Response\n";
+static const char t_magicoder[] = "{{- $sys := \"\" }}\n"
+                                  "{{- range .Messages }}\n" SYS_COLLECT "{{- else }}\n"
+                                  "{{- if eq .Role \"user\" }}{{ with $sys }}{{ . }}\n"
+                                  "\n"
+                                  "{{ end }}{{ $sys = \"\" }}@@ Instruction\n"
+                                  "{{- else if eq .Role \"assistant\" }}@@ Response\n"
+                                  "{{- end }}\n"
+                                  "{{ .Content }}\n"
+                                  "\n"
+                                  "{{ end }}\n"
+                                  "{{- end }}@@ Response\n";
 
 static const char t_mistral[] =
     "[INST] {{ range .Messages }}\n"
@@ -256,10 +253,13 @@ static const char t_zephyr[] = "{{- range .Messages -}}\n"
                                "{{ end -}}\n"
                                "<|assistant|>\n";
 
-#define STOPS(...) (const char *const[]){__VA_ARGS__}, (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+#define STOPS(...)                                                                                 \
+    (const char *const[]){__VA_ARGS__},                                                            \
+        (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 static const struct tmpl_family families[] = {
-    {"alfred", t_alfred, STOPS("<start_system>", "<end_message>", "<start_user>", "<start_assistant>")},
+    {"alfred", t_alfred,
+     STOPS("<start_system>", "<end_message>", "<start_user>", "<start_assistant>")},
     {"alpaca", t_alpaca, STOPS("### Instruction:", "### Response")},
     {"chatml", t_chatml, STOPS("<|im_start|>", "<|im_end|>")},
     {"chatqa", t_chatqa, STOPS("System:", "User:", "Assistant:", "<|begin_of_text|>")},
@@ -276,14 +276,13 @@ static const struct tmpl_family families[] = {
     {"openchat", t_openchat, STOPS("<|end_of_turn|>")},
     {"phi-3", t_phi3, STOPS("<|end|>", "<|system|>", "<|user|>", "<|assistant|>")},
     {"solar-instruct", t_solar, STOPS("### System:", "### User:", "### Assistant")},
-    {"starcoder2-instruct", t_starcoder2, STOPS("### Instruction", "### Response", "<|endoftext|>")},
+    {"starcoder2-instruct", t_starcoder2,
+     STOPS("### Instruction", "### Response", "<|endoftext|>")},
     {"vicuna", t_vicuna, STOPS("USER:", "ASSISTANT:")},
     {"zephyr", t_zephyr, STOPS("<|system|>", "</s>", "<|user|>", "<|assistant|>")},
 };
 
-int tmpl_family_count(void) {
-    return (int)OL_ARRAY_LEN(families);
-}
+int tmpl_family_count(void) { return (int)OL_ARRAY_LEN(families); }
 
 const struct tmpl_family *tmpl_family_at(int i) {
     return i >= 0 && i < tmpl_family_count() ? &families[i] : NULL;

@@ -27,13 +27,9 @@ void sb_put(struct sbuf *sb, const void *p, size_t len) {
     if (ol_buf_append(sb->b, p, len) < 0) sb->err = OL_ENOMEM;
 }
 
-void sb_puts(struct sbuf *sb, const char *s) {
-    sb_put(sb, s, strlen(s));
-}
+void sb_puts(struct sbuf *sb, const char *s) { sb_put(sb, s, strlen(s)); }
 
-void sb_putc(struct sbuf *sb, char c) {
-    sb_put(sb, &c, 1);
-}
+void sb_putc(struct sbuf *sb, char c) { sb_put(sb, &c, 1); }
 
 void sb_printf(struct sbuf *sb, const char *fmt, ...) {
     char tmp[512];
@@ -134,46 +130,42 @@ static bool in_ranges(int32_t r, const struct range32 *t, size_t n) {
 
 /* Decimal digits (Nd) outside ASCII. */
 static const struct range32 digit_ranges[] = {
-    {0x660, 0x669},   {0x6F0, 0x6F9},   {0x7C0, 0x7C9},   {0x966, 0x96F},   {0x9E6, 0x9EF},
-    {0xA66, 0xA6F},   {0xAE6, 0xAEF},   {0xB66, 0xB6F},   {0xBE6, 0xBEF},   {0xC66, 0xC6F},
-    {0xCE6, 0xCEF},   {0xD66, 0xD6F},   {0xDE6, 0xDEF},   {0xE50, 0xE59},   {0xED0, 0xED9},
-    {0xF20, 0xF29},   {0x1040, 0x1049}, {0x1090, 0x1099}, {0x17E0, 0x17E9}, {0x1810, 0x1819},
+    {0x660, 0x669},   {0x6F0, 0x6F9},     {0x7C0, 0x7C9},   {0x966, 0x96F},   {0x9E6, 0x9EF},
+    {0xA66, 0xA6F},   {0xAE6, 0xAEF},     {0xB66, 0xB6F},   {0xBE6, 0xBEF},   {0xC66, 0xC6F},
+    {0xCE6, 0xCEF},   {0xD66, 0xD6F},     {0xDE6, 0xDEF},   {0xE50, 0xE59},   {0xED0, 0xED9},
+    {0xF20, 0xF29},   {0x1040, 0x1049},   {0x1090, 0x1099}, {0x17E0, 0x17E9}, {0x1810, 0x1819},
     {0xFF10, 0xFF19}, {0x1D7CE, 0x1D7FF},
 };
 
 /* Non-letters outside ASCII: punctuation, symbols, marks, spaces, controls, private use. */
 static const struct range32 nonletter_ranges[] = {
-    {0x80, 0xA9},       {0xAB, 0xB4},       {0xB6, 0xB9},       {0xBB, 0xBF},
-    {0xD7, 0xD7},       {0xF7, 0xF7},       {0x2C2, 0x2C5},     {0x2D2, 0x2DF},
-    {0x2E5, 0x2EB},     {0x2ED, 0x2ED},     {0x2EF, 0x36F},     {0x375, 0x375},
-    {0x37E, 0x37E},     {0x384, 0x385},     {0x387, 0x387},     {0x3F6, 0x3F6},
-    {0x482, 0x489},     {0x55A, 0x55F},     {0x589, 0x5CF},     {0x5F3, 0x61F},
-    {0x64B, 0x66D},     {0x670, 0x670},     {0x6D4, 0x6D4},     {0x6D6, 0x6E4},
-    {0x6E7, 0x6ED},     {0x900, 0x903},     {0x93A, 0x93C},     {0x93E, 0x94F},
-    {0x951, 0x957},     {0x962, 0x965},     {0x970, 0x970},     {0x1680, 0x1680},
-    {0x2000, 0x2070},   {0x2072, 0x207E},   {0x2080, 0x208F},   {0x209D, 0x2101},
-    {0x2103, 0x2106},   {0x2108, 0x2109},   {0x2114, 0x2114},   {0x2116, 0x2118},
-    {0x211E, 0x2123},   {0x2125, 0x2125},   {0x2127, 0x2127},   {0x2129, 0x2129},
-    {0x212E, 0x212E},   {0x213A, 0x213B},   {0x2140, 0x2144},   {0x214A, 0x214D},
-    {0x214F, 0x2182},   {0x2185, 0x2BFF},   {0x2CE5, 0x2CEA},   {0x2CEF, 0x2CF1},
-    {0x2CF9, 0x2CFF},   {0x2E00, 0x2E2E},   {0x2E30, 0x3004},   {0x3007, 0x3030},
-    {0x3036, 0x303A},   {0x303D, 0x3040},   {0x3099, 0x309C},   {0x30A0, 0x30A0},
-    {0x30FB, 0x30FB},   {0x3190, 0x319F},   {0x31C0, 0x31EF},   {0x3200, 0x33FF},
-    {0x4DC0, 0x4DFF},   {0xA490, 0xA4CF},   {0xD800, 0xF8FF},   {0xFB29, 0xFB29},
-    {0xFD3E, 0xFD4F},   {0xFDFC, 0xFE6F},   {0xFEFF, 0xFF20},   {0xFF3B, 0xFF40},
-    {0xFF5B, 0xFF65},   {0xFFE0, 0xFFFF},   {0x1D000, 0x1D3FF}, {0x1F000, 0x1FBFF},
-    {0xE0000, 0x10FFFF},
+    {0x80, 0xA9},       {0xAB, 0xB4},        {0xB6, 0xB9},     {0xBB, 0xBF},     {0xD7, 0xD7},
+    {0xF7, 0xF7},       {0x2C2, 0x2C5},      {0x2D2, 0x2DF},   {0x2E5, 0x2EB},   {0x2ED, 0x2ED},
+    {0x2EF, 0x36F},     {0x375, 0x375},      {0x37E, 0x37E},   {0x384, 0x385},   {0x387, 0x387},
+    {0x3F6, 0x3F6},     {0x482, 0x489},      {0x55A, 0x55F},   {0x589, 0x5CF},   {0x5F3, 0x61F},
+    {0x64B, 0x66D},     {0x670, 0x670},      {0x6D4, 0x6D4},   {0x6D6, 0x6E4},   {0x6E7, 0x6ED},
+    {0x900, 0x903},     {0x93A, 0x93C},      {0x93E, 0x94F},   {0x951, 0x957},   {0x962, 0x965},
+    {0x970, 0x970},     {0x1680, 0x1680},    {0x2000, 0x2070}, {0x2072, 0x207E}, {0x2080, 0x208F},
+    {0x209D, 0x2101},   {0x2103, 0x2106},    {0x2108, 0x2109}, {0x2114, 0x2114}, {0x2116, 0x2118},
+    {0x211E, 0x2123},   {0x2125, 0x2125},    {0x2127, 0x2127}, {0x2129, 0x2129}, {0x212E, 0x212E},
+    {0x213A, 0x213B},   {0x2140, 0x2144},    {0x214A, 0x214D}, {0x214F, 0x2182}, {0x2185, 0x2BFF},
+    {0x2CE5, 0x2CEA},   {0x2CEF, 0x2CF1},    {0x2CF9, 0x2CFF}, {0x2E00, 0x2E2E}, {0x2E30, 0x3004},
+    {0x3007, 0x3030},   {0x3036, 0x303A},    {0x303D, 0x3040}, {0x3099, 0x309C}, {0x30A0, 0x30A0},
+    {0x30FB, 0x30FB},   {0x3190, 0x319F},    {0x31C0, 0x31EF}, {0x3200, 0x33FF}, {0x4DC0, 0x4DFF},
+    {0xA490, 0xA4CF},   {0xD800, 0xF8FF},    {0xFB29, 0xFB29}, {0xFD3E, 0xFD4F}, {0xFDFC, 0xFE6F},
+    {0xFEFF, 0xFF20},   {0xFF3B, 0xFF40},    {0xFF5B, 0xFF65}, {0xFFE0, 0xFFFF}, {0x1D000, 0x1D3FF},
+    {0x1F000, 0x1FBFF}, {0xE0000, 0x10FFFF},
 };
 
 /* Non-printable runes outside ASCII (controls, format characters, non-ASCII spaces, private
  * use, surrogates, noncharacters). */
 static const struct range32 nonprint_ranges[] = {
-    {0x7F, 0xA0},       {0xAD, 0xAD},       {0x600, 0x605},     {0x61C, 0x61C},
-    {0x6DD, 0x6DD},     {0x70F, 0x70F},     {0x890, 0x891},     {0x8E2, 0x8E2},
-    {0x1680, 0x1680},   {0x180E, 0x180E},   {0x2000, 0x200F},   {0x2028, 0x202F},
-    {0x205F, 0x206F},   {0x3000, 0x3000},   {0xD800, 0xF8FF},   {0xFDD0, 0xFDEF},
-    {0xFEFF, 0xFEFF},   {0xFFF0, 0xFFFB},   {0xFFFE, 0xFFFF},   {0x110BD, 0x110BD},
-    {0x110CD, 0x110CD}, {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
+    {0x7F, 0xA0},       {0xAD, 0xAD},        {0x600, 0x605},     {0x61C, 0x61C},
+    {0x6DD, 0x6DD},     {0x70F, 0x70F},      {0x890, 0x891},     {0x8E2, 0x8E2},
+    {0x1680, 0x1680},   {0x180E, 0x180E},    {0x2000, 0x200F},   {0x2028, 0x202F},
+    {0x205F, 0x206F},   {0x3000, 0x3000},    {0xD800, 0xF8FF},   {0xFDD0, 0xFDEF},
+    {0xFEFF, 0xFEFF},   {0xFFF0, 0xFFFB},    {0xFFFE, 0xFFFF},   {0x110BD, 0x110BD},
+    {0x110CD, 0x110CD}, {0x13430, 0x1343F},  {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
     {0xE0000, 0xE00FF}, {0xE01F0, 0x10FFFF},
 };
 
@@ -321,8 +313,7 @@ static void quote_with(struct sbuf *sb, const char *s, size_t len, char quote, b
         int w;
         int32_t r = uc_decode(s + i, len - i, &w);
         if (w == 1 && r == 0xFFFD && (unsigned char)s[i] >= 0x80) {
-            char b[4] = {'\\', 'x', hex_lower[((unsigned char)s[i]) >> 4],
-                         hex_lower[s[i] & 0xF]};
+            char b[4] = {'\\', 'x', hex_lower[((unsigned char)s[i]) >> 4], hex_lower[s[i] & 0xF]};
             sb_put(sb, b, 4);
             i++;
             continue;
@@ -333,9 +324,7 @@ static void quote_with(struct sbuf *sb, const char *s, size_t len, char quote, b
     sb_putc(sb, quote);
 }
 
-void gofmt_quote(struct sbuf *sb, const char *s, size_t len) {
-    quote_with(sb, s, len, '"', false);
-}
+void gofmt_quote(struct sbuf *sb, const char *s, size_t len) { quote_with(sb, s, len, '"', false); }
 
 void gofmt_rune_u(struct sbuf *sb, int32_t r) {
     sb_printf(sb, "U+%04X", (unsigned)r);
@@ -484,9 +473,7 @@ static void strconv_float(struct sbuf *sb, double v, char fmt, int prec) {
     }
 }
 
-void gofmt_float_v(struct sbuf *sb, double f) {
-    strconv_float(sb, f, 'g', -1);
-}
+void gofmt_float_v(struct sbuf *sb, double f) { strconv_float(sb, f, 'g', -1); }
 
 /* ---- fmt ---- */
 
@@ -496,6 +483,8 @@ struct fspec {
     bool wid_present, prec_present;
     int wid, prec;
 };
+
+#define FMT_MAX_DEPTH 1000
 
 struct printer {
     struct sbuf *sb;
@@ -528,9 +517,7 @@ static void pad_write(struct printer *p, const char *s, size_t len, bool numeric
     }
 }
 
-static void pad_str(struct printer *p, const char *s, size_t len) {
-    pad_write(p, s, len, false);
-}
+static void pad_str(struct printer *p, const char *s, size_t len) { pad_write(p, s, len, false); }
 
 /* Formats into a temporary buffer, then pads it as one piece. */
 struct tmpbuf {
@@ -768,8 +755,8 @@ static void fmt_q_string(struct printer *p, const char *s, size_t len) {
         for (size_t i = 0; i < len;) {
             int w;
             int32_t r = uc_decode(s + i, len - i, &w);
-            if ((w == 1 && r == 0xFFFD) || r == '`' || r == 0xFEFF ||
-                (r < ' ' && r != '\t') || r == 0x7F) {
+            if ((w == 1 && r == 0xFFFD) || r == '`' || r == 0xFEFF || (r < ' ' && r != '\t') ||
+                r == 0x7F) {
                 backquote = false;
                 break;
             }
@@ -847,6 +834,7 @@ static void put_type_prefix(struct printer *p, const struct tmpl_value *v) {
 }
 
 static void print_value(struct printer *p, const struct tmpl_value *v, int verb, int depth) {
+    if (depth > FMT_MAX_DEPTH) return; /* absurdly deep data: stop rather than exhaust the stack */
     if (depth > 0 && v && v->kind != TMPL_NIL && handle_methods(p, v, verb)) return;
     if (!v || v->kind == TMPL_NIL) {
         /* A nil interface inside a container. */
@@ -989,9 +977,7 @@ void gofmt_value_v(struct sbuf *sb, const struct tmpl_value *v) {
     print_arg(&p, v, 'v');
 }
 
-static bool is_string_arg(const struct tmpl_value *v) {
-    return v && v->kind == TMPL_STRING;
-}
+static bool is_string_arg(const struct tmpl_value *v) { return v && v->kind == TMPL_STRING; }
 
 void gofmt_sprint(struct sbuf *sb, const struct tmpl_value *const *args, int n, bool ln) {
     struct printer p;
@@ -1008,9 +994,7 @@ void gofmt_sprint(struct sbuf *sb, const struct tmpl_value *const *args, int n, 
     if (ln) sb_putc(sb, '\n');
 }
 
-static bool too_large(int x) {
-    return x > 1000000 || x < -1000000;
-}
+static bool too_large(int x) { return x > 1000000 || x < -1000000; }
 
 /* parsenum: digits at s[start..end); returns the index after them. */
 static int parse_num(const char *s, int start, int end, int *num, bool *is_num) {
@@ -1400,6 +1384,4 @@ static bool json_value(struct sbuf *sb, const struct tmpl_value *v, int depth) {
     }
 }
 
-bool gojson_marshal(struct sbuf *sb, const struct tmpl_value *v) {
-    return json_value(sb, v, 0);
-}
+bool gojson_marshal(struct sbuf *sb, const struct tmpl_value *v) { return json_value(sb, v, 0); }

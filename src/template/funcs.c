@@ -81,7 +81,8 @@ static struct xval fn_index(struct exec_state *s, const struct xval *a, int n) {
             size_t x = index_arg(s, index, v->u.s.len);
             if (x == v->u.s.len) FAIL("reflect: string index out of range");
             struct xval b = exec_new_int(s, (unsigned char)v->u.s.p[x]);
-            if (tmpl_value_set_type((struct tmpl_value *)b.v, "uint8", 0) < 0) FAIL("out of memory");
+            if (tmpl_value_set_type((struct tmpl_value *)b.v, "uint8", 0) < 0)
+                FAIL("out of memory");
             item = b;
             break;
         }
@@ -313,7 +314,8 @@ static struct xval fn_ge(struct exec_state *s, const struct xval *a, int n) {
 /* ---- printing ---- */
 
 static const struct tmpl_value **plain_args(struct exec_state *s, const struct xval *a, int n) {
-    const struct tmpl_value **args = arena_alloc(exec_arena(s), (size_t)(n ? n : 1) * sizeof(*args));
+    const struct tmpl_value **args =
+        arena_alloc(exec_arena(s), (size_t)(n ? n : 1) * sizeof(*args));
     if (!args) FAIL("out of memory");
     for (int i = 0; i < n; i++)
         args[i] = a[i].v;

@@ -231,9 +231,9 @@ struct builtin; /* funcs.c */
 
 struct node {
     uint8_t type;
-    bool is_assign;  /* PIPE: declarations use = */
-    int pos;         /* byte offset in the source (Go's Pos) */
-    int line;        /* PIPE, ACTION, branches, TEMPLATE, BREAK, CONTINUE, ELSE */
+    bool is_assign;   /* PIPE: declarations use = */
+    int pos;          /* byte offset in the source (Go's Pos) */
+    int line;         /* PIPE, ACTION, branches, TEMPLATE, BREAK, CONTINUE, ELSE */
     const char *text; /* TEXT: bytes; NUMBER: source; STRING: source (quoted); TEMPLATE: name */
     size_t text_len;
     const char **ident; /* FIELD, VARIABLE: identifiers; CHAIN: fields; IDENTIFIER: [name] */
@@ -290,9 +290,9 @@ struct exec_opts {
 };
 
 /* Executes tree index `tree` of t. */
-int exec_tree(const struct tmpl *t, int tree, const struct node *root, const struct tmpl_value *data,
-              const struct tmpl_exec_params *p, const struct exec_opts *o, struct ol_buf *out,
-              struct ol_err *err);
+int exec_tree(const struct tmpl *t, int tree, const struct node *root,
+              const struct tmpl_value *data, const struct tmpl_exec_params *p,
+              const struct exec_opts *o, struct ol_buf *out, struct ol_err *err);
 
 struct exec_state; /* exec.c */
 
@@ -304,10 +304,10 @@ enum fn_arg {
 
 struct builtin {
     const char *name;
-    int n_fixed;      /* parameters before the variadic one */
-    bool variadic;    /* a last `...` parameter */
-    uint8_t arg[2];   /* enum fn_arg: [0] fixed params, [1] variadic elements */
-    bool custom;      /* Ollama's FuncMap rather than a Go builtin */
+    int n_fixed;    /* parameters before the variadic one */
+    bool variadic;  /* a last `...` parameter */
+    uint8_t arg[2]; /* enum fn_arg: [0] fixed params, [1] variadic elements */
+    bool custom;    /* Ollama's FuncMap rather than a Go builtin */
     /* Returns the result or calls exec_fail; args are already converted to their types. */
     struct xval (*call)(struct exec_state *s, const struct xval *args, int n);
 };

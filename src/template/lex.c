@@ -121,13 +121,9 @@ static int lx_error_number(struct lexer *l) {
     return st;
 }
 
-static bool is_space(int32_t r) {
-    return r == ' ' || r == '\t' || r == '\r' || r == '\n';
-}
+static bool is_space(int32_t r) { return r == ' ' || r == '\t' || r == '\r' || r == '\n'; }
 
-static bool is_alnum(int32_t r) {
-    return r == '_' || uc_is_letter(r) || uc_is_digit(r);
-}
+static bool is_alnum(int32_t r) { return r == '_' || uc_is_letter(r) || uc_is_digit(r); }
 
 static bool has_prefix(const struct lexer *l, size_t at, const char *p) {
     size_t n = strlen(p);
@@ -339,10 +335,17 @@ static const struct {
     const char *word;
     enum item_type type;
 } keywords[] = {
-    {"block", ITEM_BLOCK}, {"break", ITEM_BREAK}, {"continue", ITEM_CONTINUE},
-    {"define", ITEM_DEFINE}, {"else", ITEM_ELSE},   {"end", ITEM_END},
-    {"if", ITEM_IF},         {"range", ITEM_RANGE}, {"nil", ITEM_NIL},
-    {"template", ITEM_TEMPLATE}, {"with", ITEM_WITH},
+    {"block", ITEM_BLOCK},
+    {"break", ITEM_BREAK},
+    {"continue", ITEM_CONTINUE},
+    {"define", ITEM_DEFINE},
+    {"else", ITEM_ELSE},
+    {"end", ITEM_END},
+    {"if", ITEM_IF},
+    {"range", ITEM_RANGE},
+    {"nil", ITEM_NIL},
+    {"template", ITEM_TEMPLATE},
+    {"with", ITEM_WITH},
 };
 
 static int lex_ident(struct lexer *l) {

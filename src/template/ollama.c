@@ -18,14 +18,10 @@ struct tmpl_render_params tmpl_render_default_params(void) {
     return p;
 }
 
-static const char *nz(const char *s) {
-    return s ? s : "";
-}
+static const char *nz(const char *s) { return s ? s : ""; }
 
 /* Builder helpers: a NULL from any constructor marks the arena failed; checked once. */
-static struct tmpl_value *str(struct tmpl_arena *a, const char *s) {
-    return tmpl_value_str(a, s);
-}
+static struct tmpl_value *str(struct tmpl_arena *a, const char *s) { return tmpl_value_str(a, s); }
 
 static void add(struct tmpl_value *st, const char *field, struct tmpl_value *v) {
     tmpl_struct_add(st, field, v, false);
@@ -52,9 +48,7 @@ static const struct tmpl_value *get(const struct tmpl_value *m, const char *key)
     return e ? e->v : NULL;
 }
 
-static bool is_nil(const struct tmpl_value *v) {
-    return !v || v->kind == TMPL_NIL;
-}
+static bool is_nil(const struct tmpl_value *v) { return !v || v->kind == TMPL_NIL; }
 
 static const char *get_str(const struct tmpl_value *m, const char *key, size_t *len) {
     const struct tmpl_value *v = get(m, key);
@@ -78,7 +72,16 @@ static void json_key(struct sbuf *sb, bool *first, const char *key) {
 }
 
 static void json_any(struct sbuf *sb, const struct tmpl_value *v) {
-    if (!gojson_marshal(sb, v)) sb_puts(sb, "null");
+    struct ol_buf b = {0};
+    struct sbuf tmp;
+    sb_init(&tmp, &b, SIZE_MAX);
+    if (gojson_marshal(&tmp, v) && !tmp.err) {
+        sb_put(sb, b.data, b.len);
+    } else {
+        if (tmp.err) sb->err = tmp.err;
+        sb_puts(sb, "null"); /* NaN, Inf or nesting beyond 1000 levels */
+    }
+    ol_buf_free(&b);
 }
 
 static void json_str_list(struct sbuf *sb, const struct tmpl_value *l) {
@@ -249,7 +252,8 @@ static void json_tool(struct sbuf *sb, const struct tmpl_value *tool) {
 }
 
 /* Sets v's print text and JSON to what fn writes. */
-static void set_json_text(struct tmpl_value *v, void (*fn)(struct sbuf *, const struct tmpl_value *),
+static void set_json_text(struct tmpl_value *v,
+                          void (*fn)(struct sbuf *, const struct tmpl_value *),
                           const struct tmpl_value *src) {
     if (!v) return;
     struct ol_buf b = {0};
@@ -334,7 +338,8 @@ static struct tmpl_value *property_value(struct tmpl_arena *a, const struct tmpl
             tmpl_list_append(any_of, property_value(a, src_any->u.list.items[i], depth + 1));
     add(st, "AnyOf", any_of);
     const struct tmpl_value *src_type = get(p, "type");
-    struct tmpl_value *type = typed(tmpl_value_list(a), "api.PropertyType", TMPL_VF_TYPED_ELEMS | TMPL_VF_NIL);
+    struct tmpl_value *type =
+        typed(tmpl_value_list(a), "api.PropertyType", TMPL_VF_TYPED_ELEMS | TMPL_VF_NIL);
     if (src_type && src_type->kind == TMPL_STRING) {
         tmpl_list_append(type, tmpl_value_strn(a, src_type->u.s.p, src_type->u.s.len));
     } else {
@@ -369,9 +374,14 @@ static struct tmpl_value *property_value(struct tmpl_arena *a, const struct tmpl
         tmpl_list_append(enum_list, en->u.list.items[i]);
     add(st, "Enum", enum_list);
     const struct tmpl_value *props = get(p, "properties");
-    add(st, "Properties",
-        properties_value(a, props, "*api.ToolPropertiesMap", false, depth));
+    add(st, "Properties", properties_value(a, props, "*api.ToolPropertiesMap", false, depth));
     add(st, "Required", string_list(a, get(p, "required")));
+    struct ol_buf b = {0};
+    struct sbuf sb;
+    sb_init(&sb, &b, SIZE_MAX);
+    json_property(&sb, p, depth);
+    if (sb.err || tmpl_value_set_json(st, b.data ? b.data : "", b.len) < 0) arena_set_failed(a);
+    ol_buf_free(&b);
     return st;
 }
 
@@ -457,16 +467,15 @@ static struct tmpl_value *message_value(struct tmpl_arena *a, const struct tmpl_
         tmpl_list_append(images, img);
     }
     add(st, "Images", images);
-    struct tmpl_value *calls = typed(tmpl_value_list(a), "[]template.templateToolCall",
-                                     TMPL_VF_TYPED_ELEMS | TMPL_VF_NIL);
+    struct tmpl_value *calls =
+        typed(tmpl_value_list(a), "[]template.templateToolCall", TMPL_VF_TYPED_ELEMS | TMPL_VF_NIL);
     for (int i = 0; i < m->n_tool_calls; i++) {
         const struct tmpl_tool_call *tc = &m->tool_calls[i];
         struct tmpl_value *args = typed(tmpl_value_map(a), "template.templateArgs", 0);
         const struct tmpl_value *src = tc->arguments;
         if (src && src->kind == TMPL_MAP) {
             for (size_t k = 0; k < src->u.map.n; k++)
-                tmpl_map_set(args, src->u.map.e[k].key, src->u.map.e[k].key_len,
-                             src->u.map.e[k].v);
+                tmpl_map_set(args, src->u.map.e[k].key, src->u.map.e[k].key_len, src->u.map.e[k].v);
         } else if (args) {
             args->flags |= TMPL_VF_NIL;
         }
@@ -537,7 +546,8 @@ static void add_think(struct tmpl_value *data, const struct think *th) {
 static int exec_data(const struct tmpl *t, const struct node *root, bool cut,
                      const struct tmpl_value *data, const struct tmpl_exec_params *ep,
                      struct ol_buf *out, struct ol_err *err) {
-    if (tmpl_arena_failed(data->arena)) return ol_err_set(err, OL_ENOMEM, "template: out of memory");
+    if (tmpl_arena_failed(data->arena))
+        return ol_err_set(err, OL_ENOMEM, "template: out of memory");
     struct exec_opts o = {.missingkey_zero = !cut, .no_custom_funcs = cut};
     return exec_tree(t, 0, root, data, ep, &o, out, err);
 }
@@ -563,8 +573,8 @@ static int render_messages(const struct tmpl *t, const struct tmpl_message *msgs
     }
     if (tmpl_references(t, "messages")) {
         struct tmpl_value *data = tmpl_value_map(a);
-        struct tmpl_value *list = typed(tmpl_value_list(a), "[]*template.templateMessage",
-                                        TMPL_VF_TYPED_ELEMS);
+        struct tmpl_value *list =
+            typed(tmpl_value_list(a), "[]*template.templateMessage", TMPL_VF_TYPED_ELEMS);
         for (int i = 0; i < k; i++)
             tmpl_list_append(list, message_value(a, coll[i], contents[i]));
         set(data, "System", tmpl_value_strn(a, system.data ? system.data : "", system.len));
@@ -713,7 +723,8 @@ int tmpl_render(const struct tmpl *t, const struct tmpl_render_params *p, struct
                 work[k++] = msgs[j];
             struct ol_buf tmp = {0};
             rc = render_messages(t, work, k, p->tools, &th, &p->exec, &tmp, err);
-            int tokens = rc < 0 ? rc : p->count_tokens(p->count_ctx, tmp.data ? tmp.data : "", tmp.len);
+            int tokens =
+                rc < 0 ? rc : p->count_tokens(p->count_ctx, tmp.data ? tmp.data : "", tmp.len);
             ol_buf_free(&tmp);
             if (rc < 0) goto free_msgs;
             if (tokens < 0) {

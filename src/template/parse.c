@@ -45,9 +45,7 @@ static _Noreturn void p_fail(struct parser *p, int code, const char *msg) {
     longjmp(p->jb, 1);
 }
 
-static _Noreturn void p_nomem(struct parser *p) {
-    p_fail(p, OL_ENOMEM, "template: out of memory");
-}
+static _Noreturn void p_nomem(struct parser *p) { p_fail(p, OL_ENOMEM, "template: out of memory"); }
 
 /* errorf: "template: <name>:<line>: <msg>", line of the last lexed item. */
 static _Noreturn void p_errorf(struct ptree *t, const char *fmt, ...)
@@ -108,9 +106,7 @@ static struct item t_next(struct ptree *t) {
     return t->token[t->peek_count];
 }
 
-static void t_backup(struct ptree *t) {
-    t->peek_count++;
-}
+static void t_backup(struct ptree *t) { t->peek_count++; }
 
 static void t_backup2(struct ptree *t, struct item t1) {
     t->token[1] = t1;
@@ -148,7 +144,8 @@ static _Noreturn void t_unexpected(struct ptree *t, const struct item *tok, cons
     if (tok->type == ITEM_ERROR) {
         char extra[80] = "";
         if (t->action_line != 0 && t->action_line != tok->line) {
-            bool action_suffix = tok->len >= 7 && memcmp(tok->val + tok->len - 7, " action", 7) == 0;
+            bool action_suffix =
+                tok->len >= 7 && memcmp(tok->val + tok->len - 7, " action", 7) == 0;
             snprintf(extra, sizeof(extra), "%s started at :%d", action_suffix ? "" : " in action",
                      t->action_line);
         }
@@ -245,9 +242,7 @@ static void p_enter(struct ptree *t) {
     if (++t->p->depth > PARSE_MAX_DEPTH) p_errorf(t, "max expression depth exceeded");
 }
 
-static void p_leave(struct ptree *t) {
-    t->p->depth--;
-}
+static void p_leave(struct ptree *t) { t->p->depth--; }
 
 /* ---- numbers: Go's newNumber + strconv parsing ---- */
 
@@ -457,17 +452,20 @@ static struct node *new_number(struct ptree *t, const struct item *tok) {
     } else {
         double f;
         if (parse_go_float(s, len, &f)) {
-            if (!contains_any(s, len, ".eEpP")) p_errorf(t, "integer overflow: %s", p_quote(t, s, len));
+            if (!contains_any(s, len, ".eEpP"))
+                p_errorf(t, "integer overflow: %s", p_quote(t, s, len));
             is_float = true;
             fv = f;
-            if (f >= -9223372036854775808.0 && f < 9223372036854775808.0 && (double)(int64_t)f == f) {
+            if (f >= -9223372036854775808.0 && f < 9223372036854775808.0 &&
+                (double)(int64_t)f == f) {
                 is_int = true;
                 iv = (int64_t)f;
             }
             if (f >= 0 && f < 18446744073709551616.0 && (double)(uint64_t)f == f) is_uint = true;
         }
     }
-    if (!is_int && !is_uint && !is_float) p_errorf(t, "illegal number syntax: %s", p_quote(t, s, len));
+    if (!is_int && !is_uint && !is_float)
+        p_errorf(t, "illegal number syntax: %s", p_quote(t, s, len));
     bool hex_int = len > 2 && s[0] == '0' && (s[1] | 0x20) == 'x' && !contains_any(s, len, "pP");
     if (is_float && !hex_int && contains_any(s, len, ".eEpP")) {
         n->num = NUM_FLOAT;
@@ -578,8 +576,7 @@ static struct node *t_operand(struct ptree *t) {
         while (t_peek(t).type == ITEM_FIELD) {
             struct item f = t_next(t);
             void *fv = fields;
-            if (arena_grow(t->p->t->arena, &fv, &cap, nf + 1, sizeof(*fields)) < 0)
-                p_nomem(t->p);
+            if (arena_grow(t->p->t->arena, &fv, &cap, nf + 1, sizeof(*fields)) < 0) p_nomem(t->p);
             fields = fv;
             fields[nf] = arena_strndup(t->p->t->arena, f.val + 1, f.len - 1);
             if (!fields[nf]) p_nomem(t->p);
@@ -736,8 +733,7 @@ static struct node *t_parse_control(struct ptree *t, enum node_type type, const 
             node_append(t->p, else_list, t_with_control(t));
         } else {
             else_list = t_item_list(t, &next);
-            if (next->type != NODE_END)
-                p_errorf(t, "expected end; found %s", p_node_str(t, next));
+            if (next->type != NODE_END) p_errorf(t, "expected end; found %s", p_node_str(t, next));
         }
     }
     p_leave(t);
@@ -750,9 +746,7 @@ static struct node *t_parse_control(struct ptree *t, enum node_type type, const 
     return n;
 }
 
-static struct node *t_if_control(struct ptree *t) {
-    return t_parse_control(t, NODE_IF, "if");
-}
+static struct node *t_if_control(struct ptree *t) { return t_parse_control(t, NODE_IF, "if"); }
 
 static struct node *t_with_control(struct ptree *t) {
     return t_parse_control(t, NODE_WITH, "with");
@@ -848,7 +842,8 @@ static struct node *t_action(struct ptree *t) {
     case ITEM_CONTINUE: {
         bool is_break = tok.type == ITEM_BREAK;
         struct item end = t_next_non_space(t);
-        if (end.type != ITEM_RIGHT_DELIM) t_unexpected(t, &end, is_break ? "{{break}}" : "{{continue}}");
+        if (end.type != ITEM_RIGHT_DELIM)
+            t_unexpected(t, &end, is_break ? "{{break}}" : "{{continue}}");
         if (t->range_depth == 0)
             p_errorf(t, "%s outside {{range}}", is_break ? "{{break}}" : "{{continue}}");
         struct node *n = new_node(t, is_break ? NODE_BREAK : NODE_CONTINUE, tok.pos);
@@ -1063,9 +1058,7 @@ void tmpl_free(struct tmpl *t) {
     free(t);
 }
 
-const char *tmpl_source(const struct tmpl *t) {
-    return t ? t->src : "";
-}
+const char *tmpl_source(const struct tmpl *t) { return t ? t->src : ""; }
 
 /* ---- Node.String() ---- */
 

@@ -211,8 +211,8 @@ int tmpl_render(const struct tmpl *t, const struct tmpl_render_params *p, struct
 /* ---- library templates and chat_template detection (templates.md §9) ---- */
 
 struct tmpl_family {
-    const char *name;     /* Ollama's library name, e.g. "chatml", "llama3-instruct" */
-    const char *template; /* our Go template text for it */
+    const char *name;        /* Ollama's library name, e.g. "chatml", "llama3-instruct" */
+    const char *template;    /* our Go template text for it */
     const char *const *stop; /* [n_stop] default stop strings (Ollama's params layer) */
     int n_stop;
 };

@@ -163,9 +163,7 @@ enum tmpl_kind tmpl_value_kind(const struct tmpl_value *v) {
     return v ? (enum tmpl_kind)v->kind : TMPL_NIL;
 }
 
-bool tmpl_value_as_bool(const struct tmpl_value *v) {
-    return v && v->kind == TMPL_BOOL && v->u.b;
-}
+bool tmpl_value_as_bool(const struct tmpl_value *v) { return v && v->kind == TMPL_BOOL && v->u.b; }
 
 int64_t tmpl_value_as_int(const struct tmpl_value *v) {
     if (!v) return 0;
@@ -292,8 +290,8 @@ size_t *value_sorted_keys(struct tmpl_arena *a, const struct tmpl_value *m) {
             size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
             size_t i = lo, j = mid, k = lo;
             while (i < mid && j < hi)
-                tmp[k++] = key_cmp(&m->u.map.e[idx[i]], &m->u.map.e[idx[j]]) <= 0 ? idx[i++]
-                                                                                   : idx[j++];
+                tmp[k++] =
+                    key_cmp(&m->u.map.e[idx[i]], &m->u.map.e[idx[j]]) <= 0 ? idx[i++] : idx[j++];
             while (i < mid)
                 tmp[k++] = idx[i++];
             while (j < hi)
