@@ -37,5 +37,8 @@ void api_delete(struct srv *s, struct srv_http *h);
 void api_create(struct srv *s, struct srv_http *h);
 void api_blob_head(struct srv *s, struct srv_http *h);
 void api_blob_post(struct srv *s, struct srv_http *h);
+/* api_registry.c: /api/pull and /api/push */
+void api_pull(struct srv *s, struct srv_http *h);
+void api_push(struct srv *s, struct srv_http *h);
 
 #endif

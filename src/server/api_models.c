@@ -300,6 +300,13 @@ static void create_status(void *user, const char *status) {
     free(txt);
 }
 
+static bool create_pull_progress(void *user, const char *status, const char *digest, int64_t total,
+                                 int64_t completed) {
+    if (*digest && completed != total) return true; /* one line per blob, when done */
+    create_status(user, status);
+    return true;
+}
+
 static const char *detect(void *user, const char *chat_template, const char **params_json,
                           const char **family_name) {
     struct create_ctx *c = user;
@@ -403,7 +410,20 @@ void api_create(struct srv *s, struct srv_http *h) {
          * when it ends (create of a local GGUF takes a moment). */
         cc.st = srv_stream_new();
     }
-    int rc = store_create(s->store, &r, create_status, &cc, &err);
+    int rc = 0;
+    if (r.from && *r.from && r.n_files == 0) {
+        /* a base model that is not here is pulled first (statuses go to the same stream) */
+        struct store_model base;
+        rc = store_model_get(s->store, r.from, &base, &err);
+        store_model_clear(&base);
+        if (rc == OL_ENOTFOUND) {
+            struct store_xfer_params xp = {.progress = create_pull_progress, .user = &cc};
+            rc = store_pull(s->store, r.from, &xp, &err);
+        } else {
+            rc = 0; /* store_create words any other problem */
+        }
+    }
+    if (rc == 0) rc = store_create(s->store, &r, create_status, &cc, &err);
     int status = rc == 0                                    ? 200
                  : rc == OL_EINVAL || rc == OL_EUNSUPPORTED ? 400
                  : rc == OL_ENOTFOUND                       ? 404

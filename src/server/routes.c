@@ -117,12 +117,6 @@ static void api_version(struct srv *s, struct srv_http *h) {
     http_reply_json(h, 200, "{\"version\":\"" SRV_VERSION "\"}");
 }
 
-static void api_not_yet(struct srv *s, struct srv_http *h) {
-    (void)s;
-    /* TODO(#4): the registry client */
-    http_reply_error(h, 501, "registry pull and push are not supported yet");
-}
-
 struct route {
     const char *method;
     const char *path; /* a trailing '*' matches any rest */
@@ -147,8 +141,8 @@ static const struct route routes[] = {
     {"POST", "/api/chat", api_chat},
     {"POST", "/api/embed", api_embed},
     {"POST", "/api/embeddings", api_embeddings},
-    {"POST", "/api/pull", api_not_yet},
-    {"POST", "/api/push", api_not_yet},
+    {"POST", "/api/pull", api_pull},
+    {"POST", "/api/push", api_push},
 };
 
 static bool path_matches(const char *pattern, const char *url) {

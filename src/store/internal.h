@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+struct reg_download;
 struct json_t; /* jansson's value type; only the .c files include jansson.h */
 
 struct store {
@@ -15,6 +16,7 @@ struct store {
     char *blobs;     /* <root>/blobs */
     /* Serialises writers: manifest writes, deletes and blob pruning. Readers never take it. */
     pthread_mutex_t lock;
+    struct reg_download *downloads; /* blob downloads in progress (pull.c); guarded by lock */
 };
 
 /* ---- JSON written the way Go's encoding/json writes it (byte-exact manifests and layers) ---- */

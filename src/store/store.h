@@ -219,6 +219,37 @@ typedef void (*store_status_fn)(void *user, const char *status);
 int store_create(struct store *s, const struct store_create_req *r, store_status_fn cb, void *user,
                  struct ol_err *err);
 
+/* ---- registry pull and push (spec: store-and-registry.md §6-§10, api.md §5.7-§5.8) ---- */
+
+/* Progress of a pull or push: status text, digest ("" = none), total and completed bytes
+ * (0 = omit the field; completed < 0 = omit it). Returns false when the client went away:
+ * the operation then stops (a shared download goes on while another pull waits on it). */
+typedef bool (*store_progress_fn)(void *user, const char *status, const char *digest,
+                                  int64_t total, int64_t completed);
+struct store_xfer_params {
+    bool insecure;        /* plain http (and http:// names allowed) */
+    const char *username; /* Basic credentials for private registries and token servers */
+    const char *password;
+    store_progress_fn progress; /* may be NULL */
+    void *user;
+};
+/* Pulls `name` from its registry into the store: every blob is downloaded (in parallel
+ * Range parts, resumable from <blob>-partial files), verified against its digest before it
+ * takes its final name, and the manifest is written last, atomically. Concurrent pulls of the
+ * same blob share one download. Errors (streamed as the spec words them): OL_EINVAL `invalid
+ * model name`, `insecure protocol http`, `unauthorized: access denied`, `digest mismatch, file
+ * must be downloaded again: want A, got B`; OL_ENOTFOUND `pull model manifest: file does not
+ * exist`; OL_EIO `pull model manifest: <code>: <body>`, `max retries exceeded: <cause>`;
+ * OL_ECANCELED when progress returned false. Blocks; runs transfers on its own threads. */
+int store_pull(struct store *s, const char *name, const struct store_xfer_params *p,
+               struct ol_err *err);
+/* Pushes the local model `name` to its registry: blobs the registry lacks are mounted from
+ * their source repository (layer `from`) or uploaded in PATCH parts, then the manifest is PUT.
+ * Errors: OL_ENOTFOUND `model "x" not found`; OL_EINVAL `unauthorized: access denied`; OL_EIO
+ * `http status <code>: <body>`; OL_ECANCELED. */
+int store_push(struct store *s, const char *name, const struct store_xfer_params *p,
+               struct ol_err *err);
+
 /* ---- texts for show ---- */
 
 /* Appends the Modelfile that `show --modelfile` prints (modelfile.md §6) to out. A non-NULL
