@@ -658,6 +658,12 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
     }
     int n_tok =
         eng_tokenize(m, prompt.data ? prompt.data : "", prompt.len, true, true, NULL, 0, &err);
+    if (n_tok > sched_inst_n_ctx(inst) && !truncate) { /* before any chunk: a real 400 */
+        sched_release(s->sched, inst, keep_alive);
+        inst = NULL;
+        http_reply_error(h, 400, "the input length exceeds the context length");
+        goto out;
+    }
     struct gen_job *g = calloc(1, sizeof(*g));
     if (n_tok < 0 || !g) {
         free(g);

@@ -440,3 +440,100 @@ describe('thinking and tools', () => {
     assert.equal(t.message.tool_calls, undefined);
   });
 });
+
+describe('more generate options', () => {
+  test('system and template overrides, suffix, _debug_render_only', async () => {
+    const tmpl = '{{ if .System }}[{{ .System }}]{{ end }}{{ if .Suffix }}<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}<MID>{{ else }}{{ .Prompt }}{{ end }}';
+    const r = await postJSON(srv.url, '/api/generate', { model: 'stories-sys', prompt: 'Hi', template: tmpl,
+      _debug_render_only: true });
+    assert.equal(r.status, 200);
+    assert.equal(r.json._debug_info.rendered_template, '[You are a storyteller.]Hi');
+    const o = await postJSON(srv.url, '/api/generate', { model: 'stories-sys', prompt: 'Hi', template: tmpl,
+      system: 'Other.', _debug_render_only: true });
+    assert.equal(o.json._debug_info.rendered_template, '[Other.]Hi');
+    const f = await postJSON(srv.url, '/api/generate', { model: 'stories', prompt: 'a', suffix: 'b', template: tmpl,
+      _debug_render_only: true });
+    assert.equal(f.json._debug_info.rendered_template, '<PRE>a<SUF>b<MID>');
+    // images: the [img-N] tag is put in front of the prompt's text
+    const img = await postJSON(srv.url, '/api/generate', { model: 'stories', prompt: 'What?', images: ['aGVsbG8='],
+      _debug_render_only: true });
+    assert.equal(img.status, 200);
+  });
+
+  test('truncate:false refuses an over-long prompt; shift:false stops at the context end', async () => {
+    const long = 'Once upon a time '.repeat(200);
+    const t = await postJSON(srv.url, '/api/generate', { model: 'stories', prompt: long, raw: true, truncate: false,
+      options: { num_ctx: 64 } });
+    assert.equal(t.status, 400);
+    assert.equal(t.json.error, 'the input length exceeds the context length');
+    const ok = await postJSON(srv.url, '/api/generate', { model: 'stories', prompt: long, raw: true, stream: false,
+      options: { num_ctx: 64, num_predict: 5, temperature: 0 } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.eval_count, 5);
+    const s = await postJSON(srv.url, '/api/generate', { model: 'stories', prompt: 'Once', raw: true, stream: false,
+      shift: false, options: { num_ctx: 32, num_predict: 500, temperature: 0 } });
+    assert.equal(s.status, 200);
+    assert.equal(s.json.done_reason, 'length');
+    assert.ok(s.json.eval_count < 40, `${s.json.eval_count}`);
+    const sh = await postJSON(srv.url, '/api/generate', { model: 'stories', prompt: 'Once', raw: true, stream: false,
+      options: { num_ctx: 32, num_predict: 100, temperature: 0 } });
+    assert.equal(sh.json.eval_count, 100); // shifted past the context end
+  });
+});
+
+describe('CORS and Host checks', () => {
+  test('allowed and refused origins, preflight, DNS-rebinding guard', async () => {
+    const ok = await fetch(srv.url + '/api/tags', { headers: { Origin: 'http://localhost:3000' } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('access-control-allow-origin'), 'http://localhost:3000');
+    const bad = await fetch(srv.url + '/api/tags', { headers: { Origin: 'http://evil.example' } });
+    assert.equal(bad.status, 403);
+    const pre = await fetch(srv.url + '/api/chat', { method: 'OPTIONS',
+      headers: { Origin: 'http://127.0.0.1:8080', 'Access-Control-Request-Method': 'POST' } });
+    assert.equal(pre.status, 204);
+    assert.match(pre.headers.get('access-control-allow-methods'), /POST/);
+    // Host header of another site (DNS rebinding) is refused on a loopback listener
+    const http = await import('node:http');
+    const status = await new Promise((resolve, reject) => {
+      const u = new URL(srv.url);
+      const req = http.request({ host: u.hostname, port: u.port, path: '/api/tags', headers: { Host: 'evil.example' } },
+        (res) => { res.resume(); resolve(res.statusCode); });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 403);
+  });
+
+  test('OLLAMA_ORIGINS adds origins', async () => {
+    const other = await startServer({ OLLAMA_ORIGINS: 'https://app.example,chrome-extension://*' });
+    try {
+      const a = await fetch(other.url + '/api/tags', { headers: { Origin: 'https://app.example' } });
+      assert.equal(a.status, 200);
+      const b = await fetch(other.url + '/api/tags', { headers: { Origin: 'chrome-extension://abc' } });
+      assert.equal(b.status, 200);
+      const c = await fetch(other.url + '/api/tags', { headers: { Origin: 'https://other.example' } });
+      assert.equal(c.status, 403);
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+describe('scheduler limits', () => {
+  test('OLLAMA_MAX_LOADED_MODELS=1 evicts the idle model for the next one', async () => {
+    const other = await startServer({ OLLAMA_MAX_LOADED_MODELS: '1' });
+    try {
+      const o = new Ollama({ host: other.url });
+      const digest = await uploadBlob(other.url, STORIES);
+      await o.create({ model: 'a', files: { 'stories260K.gguf': digest }, stream: false });
+      const d2 = await uploadBlob(other.url, TINY);
+      await o.create({ model: 'b', files: { 'tiny.gguf': d2 }, stream: false });
+      await o.generate({ model: 'a', prompt: 'x', options: { num_predict: 1 } });
+      assert.deepEqual((await o.ps()).models.map((m) => m.name), ['a:latest']);
+      await o.generate({ model: 'b', prompt: 'x', options: { num_predict: 1 } });
+      assert.deepEqual((await o.ps()).models.map((m) => m.name), ['b:latest']);
+    } finally {
+      await other.stop();
+    }
+  });
+});
