@@ -224,8 +224,8 @@ int store_create(struct store *s, const struct store_create_req *r, store_status
 /* Progress of a pull or push: status text, digest ("" = none), total and completed bytes
  * (0 = omit the field; completed < 0 = omit it). Returns false when the client went away:
  * the operation then stops (a shared download goes on while another pull waits on it). */
-typedef bool (*store_progress_fn)(void *user, const char *status, const char *digest,
-                                  int64_t total, int64_t completed);
+typedef bool (*store_progress_fn)(void *user, const char *status, const char *digest, int64_t total,
+                                  int64_t completed);
 struct store_xfer_params {
     bool insecure;        /* plain http (and http:// names allowed) */
     const char *username; /* Basic credentials for private registries and token servers */
