@@ -174,8 +174,6 @@ static void gen_run(struct srv_job *job, struct srv_inst *inst, struct eng_seq *
     g->opts.seq.n_logprobs = g->top_logprobs;
     int rc = eng_seq_generate(seq, g->tokens, g->n_tokens, &g->opts.seq, on_token, g, &stats, &err);
     if (rc < 0) {
-        bool started = false;
-        (void)started;
         if (!g->stream) srv_stream_set_status(g->st, err.code == OL_EINVAL ? 400 : 500);
         json_t *o = json_object();
         json_object_set_new(o, "error", json_string(err.msg));
@@ -325,11 +323,10 @@ static struct tmpl_value *to_tmpl(struct tmpl_arena *a, const json_t *v) {
 }
 
 /* Renders messages with the model's (or the request's) template; appends to out. */
-static int render_prompt(const struct store_model *sm, const char *tmpl_text, const char *system,
-                         const json_t *msgs, const json_t *tools, const char *prompt,
-                         const char *suffix, const json_t *think, bool truncate, int num_ctx,
-                         const struct eng_model *m, struct ol_buf *out, struct ol_err *err) {
-    (void)sm;
+static int render_prompt(const char *tmpl_text, const char *system, const json_t *msgs,
+                         const json_t *tools, const char *prompt, const char *suffix,
+                         const json_t *think, bool truncate, int num_ctx, const struct eng_model *m,
+                         struct ol_buf *out, struct ol_err *err) {
     struct tmpl *t = tmpl_parse(tmpl_text, strlen(tmpl_text), TMPL_PARSE_OLLAMA, err);
     if (!t) return err->code ? err->code : OL_EINVAL;
     struct tmpl_arena *a = tmpl_arena_new();
@@ -632,7 +629,7 @@ static void infer(struct srv *s, struct srv_http *h, bool chat) {
             free(ids);
         }
         const char *suffix = api_jstr(req, "suffix");
-        rc = render_prompt(&sm, tmpl_text, system, list, tools, chat ? NULL : prompt_in,
+        rc = render_prompt(tmpl_text, system, list, tools, chat ? NULL : prompt_in,
                            chat ? NULL : suffix, think, chat && truncate, sched_inst_n_ctx(inst), m,
                            &prompt, &err);
         json_decref(list);

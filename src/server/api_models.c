@@ -269,8 +269,7 @@ void api_blob_post(struct srv *s, struct srv_http *h) {
     (void)s;
     struct ol_err err = {0};
     bool existed;
-    char digest[72];
-    int rc = http_blob_result(h, &err, &existed, digest);
+    int rc = http_blob_result(h, &err, &existed);
     if (rc < 0)
         http_reply_error(h, rc == OL_EINVAL ? 400 : 500, err.msg);
     else

@@ -46,8 +46,7 @@ const char *http_body(const struct srv_http *h, size_t *len) {
     return h->body.data ? h->body.data : "";
 }
 
-int http_blob_result(const struct srv_http *h, struct ol_err *err, bool *existed, char digest[72]) {
-    (void)digest;
+int http_blob_result(const struct srv_http *h, struct ol_err *err, bool *existed) {
     *existed = h->blob_existed;
     if (h->blob_rc < 0 && err) *err = h->blob_err;
     return h->blob_rc;

@@ -13,7 +13,7 @@ const char *http_header(const struct srv_http *h, const char *name); /* NULL if 
 /* The request body (NUL-terminated); len 0 when empty. */
 const char *http_body(const struct srv_http *h, size_t *len);
 /* The blob upload state of POST /api/blobs/:digest (set while the body streamed in). */
-int http_blob_result(const struct srv_http *h, struct ol_err *err, bool *existed, char digest[72]);
+int http_blob_result(const struct srv_http *h, struct ol_err *err, bool *existed);
 
 /* Replies (exactly one per request). `json` is a compact JSON text. */
 void http_reply_json(struct srv_http *h, int status, const char *json);

@@ -228,14 +228,13 @@ int sched_acquire(struct sched *s, const struct srv_load_req *r, struct srv_inst
     struct srv_inst *in = NULL;
     for (;;) {
         in = NULL;
-        bool other_opts = false;
         for (struct srv_inst *p = s->list; p; p = p->next) {
             if (strcmp(p->path, r->sm->model_path) != 0 || p->unload_asap) continue;
             if (p->num_ctx == r->num_ctx && p->num_batch == r->num_batch &&
                 p->num_thread == r->num_thread)
                 in = p;
             else
-                other_opts = true, p->unload_asap = true; /* reload with the new options */
+                p->unload_asap = true; /* loaded with other load-time options: reload */
         }
         if (in) {
             in->refs++;
@@ -243,7 +242,6 @@ int sched_acquire(struct sched *s, const struct srv_load_req *r, struct srv_inst
                 pthread_cond_wait(&s->cv, &s->mu);
             break;
         }
-        (void)other_opts;
         int n = 0;
         for (struct srv_inst *p = s->list; p; p = p->next)
             n++;
