@@ -75,7 +75,10 @@ static int parse_ids(const char *text, eng_token **out) {
 static int read_ids_file(const char *path, eng_token **ids) {
     struct ol_err err = {0};
     char *text;
-    if (ol_file_read(path, 1 << 28, &text, NULL, &err) < 0) return fail(&err) ? -1 : -1;
+    if (ol_file_read(path, 1 << 28, &text, NULL, &err) < 0) {
+        fail(&err);
+        return -1;
+    }
     int n = parse_ids(text, ids);
     free(text);
     return n;
