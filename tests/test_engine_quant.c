@@ -983,6 +983,131 @@ static void test_simd_dot(const struct q_kernels *k) {
     }
 }
 
+/* Every tile shape against the same table's vec_dot (bit for bit: batch and single-token decode
+ * must agree exactly) and against the scalar reference (within the vec_dot tolerance). Rows and
+ * tokens differ in content so a mixed-up index shows. */
+static void test_simd_tile(const struct q_kernels *k) {
+    const struct q_kernels *ref = q_kernels_ref();
+    enum { R = Q_TILE_MAX, T = Q_TILE_MAX };
+    for (int ti = 0; ti < N_WEIGHT_TYPES; ti++) {
+        enum q_type t = weight_types[ti];
+        if (!k->vec_dot_tile[t]) continue;
+        enum q_type vt = q_type_info((int)t)->vec_dot_type;
+        int blck = q_type_info((int)t)->blck;
+        int bad_exact = 0;
+        int bad_ref = 0;
+        for (int c = 0; c < 3; c++) {
+            int n = blck == 1 ? 40 + 517 * c : blck * (c == 0 ? 1 : c == 1 ? 3 : 8);
+            size_t ws = q_row_size(t, n);
+            size_t xs = q_row_size(vt, n);
+            uint8_t *w = xmalloc(ws * R);
+            uint8_t *xq = xmalloc(xs * T);
+            float *x = xmalloc((size_t)n * sizeof(float));
+            for (int kind = W_QUANTIZED; kind <= W_DENORMAL; kind++) {
+                for (int r = 0; r < R; r++)
+                    make_weights(t, w + (size_t)r * ws, n, r == 3 ? W_QUANTIZED : (enum wkind)kind);
+                const void *xp[T];
+                for (int j = 0; j < T; j++) {
+                    make_activations(x, n, j == 2 ? X_SPIKY : X_GAUSS);
+                    ref->from_float[vt](x, xq + (size_t)j * xs, n);
+                    xp[j] = xq + (size_t)j * xs;
+                }
+                float want[T][R];
+                float near[T][R];
+                for (int j = 0; j < T; j++)
+                    for (int r = 0; r < R; r++) {
+                        k->vec_dot[t](n, &want[j][r], w + (size_t)r * ws, xp[j]);
+                        ref->vec_dot[t](n, &near[j][r], w + (size_t)r * ws, xp[j]);
+                    }
+                for (int nr = 1; nr <= R; nr++) {
+                    for (int nt = 1; nt <= T; nt++) {
+                        float got[T][R + 1];
+                        for (int j = 0; j < T; j++)
+                            for (int r = 0; r <= R; r++)
+                                got[j][r] = -1.0f;
+                        /* rows 4 - nr.. and tokens 4 - nt.., so every row and token is used */
+                        int r0 = R - nr;
+                        int t0 = T - nt;
+                        k->vec_dot_tile[t](n, nr, nt, &got[0][0], R + 1, w + (size_t)r0 * ws, ws,
+                                           xp + t0);
+                        for (int j = 0; j < nt; j++)
+                            for (int r = 0; r < nr; r++) {
+                                float g = got[j][r];
+                                float e = want[t0 + j][r0 + r];
+                                float f = near[t0 + j][r0 + r];
+                                if (memcmp(&g, &e, sizeof(g)) != 0 && !(isnan(g) && isnan(e))) {
+                                    if (bad_exact < 3)
+                                        fprintf(stderr, "%s tile %s %dx%d n=%d: %.9g vs dot %.9g\n",
+                                                k->isa, tname(t), nr, nt, n, (double)g, (double)e);
+                                    bad_exact++;
+                                }
+                                double tol = 1e-5 * (fabs((double)f) + 1.0);
+                                if (kind == W_QUANTIZED && !(fabs((double)g - (double)f) <= tol))
+                                    bad_ref++;
+                            }
+                        for (int r = nr; r <= R; r++) /* nothing outside the tile is written */
+                            if (got[0][r] != -1.0f) bad_exact++;
+                    }
+                }
+            }
+            free(w);
+            free(xq);
+            free(x);
+        }
+        CHECK_EQ(bad_exact, 0);
+        CHECK_EQ(bad_ref, 0);
+    }
+    /* The reference tile is the loop over vec_dot. */
+    float s[2];
+    struct q4_0_block b = {0};
+    struct q8_0_block y = {0};
+    const void *yp[1] = {&y};
+    b.d = q_f32_to_f16(1.0f);
+    y.d = q_f32_to_f16(2.0f);
+    for (int i = 0; i < QK8_0; i++)
+        y.qs[i] = 1;
+    q_vec_dot_tile_ref(ref, Q_TYPE_Q4_0, QK4_0, 1, 1, s, 1, &b, sizeof(b), yp);
+    CHECK_NEAR(s[0], -512.0f, 0.0f); /* 32 values of -8, times 2 */
+}
+
+/* axpy and exp_sum against the reference on odd lengths and extreme inputs. */
+static void test_simd_attn(const struct q_kernels *k) {
+    const struct q_kernels *ref = q_kernels_ref();
+    enum { N = 203 };
+    float a[N], b[N], x[N];
+    int bad = 0;
+    for (int c = 0; c < 50; c++) {
+        int n = 1 + c * 4 % N;
+        for (int i = 0; i < n; i++) {
+            x[i] = rng_gauss();
+            a[i] = b[i] = rng_gauss();
+        }
+        ref->axpy(n, a, 0.37f, x);
+        k->axpy(n, b, 0.37f, x);
+        for (int i = 0; i < n; i++)
+            if (!(fabsf(a[i] - b[i]) <= 1e-6f * (fabsf(a[i]) + 1.0f))) bad++;
+        float mx = -INFINITY;
+        for (int i = 0; i < n; i++) {
+            x[i] = rng_gauss() * (c % 3 == 0 ? 40.0f : 4.0f);
+            if (c % 5 == 1 && i % 7 == 0) x[i] = -INFINITY; /* masked */
+            mx = x[i] > mx ? x[i] : mx;
+        }
+        memcpy(a, x, sizeof(x));
+        memcpy(b, x, sizeof(x));
+        float sa = ref->exp_sum(n, a, mx);
+        float sb = k->exp_sum(n, b, mx);
+        if (!(fabsf(sa - sb) <= 1e-6f * sa)) bad++;
+        for (int i = 0; i < n; i++)
+            if (!(fabsf(a[i] - b[i]) <= 4e-7f * a[i] + 1.2e-38f)) {
+                if (bad < 3)
+                    fprintf(stderr, "exp_sum n=%d x=%g: %.9g vs %.9g\n", n, (double)(x[i] - mx),
+                            (double)b[i], (double)a[i]);
+                bad++;
+            }
+    }
+    CHECK_EQ(bad, 0);
+}
+
 static void test_simd_from_float(const struct q_kernels *k) {
     const struct q_kernels *ref = q_kernels_ref();
     static const enum q_type types[] = {Q_TYPE_Q8_0, Q_TYPE_Q8_1, Q_TYPE_Q8_K};
@@ -1086,6 +1211,8 @@ static void test_simd(void) {
     q_kernels_init_avx2(&k);
     CHECK(strcmp(k.isa, "avx2") == 0);
     test_simd_dot(&k);
+    test_simd_tile(&k);
+    test_simd_attn(&k);
     test_simd_from_float(&k);
     test_simd_to_float(&k);
 }

@@ -100,7 +100,9 @@ struct eng_ctx *eng_ctx_new(const struct eng_model *m, const struct eng_ctx_para
     c->logits_row = ol_calloc_array(nb, sizeof(int));
     c->out_rows = ol_calloc_array(nb, sizeof(int));
     c->n_threads = p.n_threads;
-    c->scores = ol_aligned_calloc((size_t)p.n_threads * (size_t)p.n_ctx, sizeof(float));
+    /* attention scores: per worker, one row per query head of a KV group */
+    size_t group = (size_t)(hp->n_head / hp->n_head_kv);
+    c->scores = ol_aligned_calloc((size_t)p.n_threads * (size_t)p.n_ctx * group, sizeof(float));
     c->cap_logits = p.n_seq;
     c->logits = ol_calloc_array((size_t)c->cap_logits * (size_t)hp->n_vocab, sizeof(float));
     /* The widest quantized activation row: every vec_dot_type over the widest input. */

@@ -23,7 +23,7 @@ struct eng_ctx {
     float *x, *xn, *q, *kb, *vb, *attn, *ffn_g, *ffn_u;
     uint8_t *xq[Q_TYPE_COUNT]; /* activations converted for vec_dot, by vec_dot_type */
     size_t xq_stride;          /* bytes per row in xq buffers */
-    float *scores;             /* [n_threads][n_ctx] attention scratch */
+    float *scores;             /* [n_threads][n_head / n_head_kv][n_ctx] attention scratch */
     int32_t *pos, *seq;        /* [n_batch] copies of the batch */
 
     float *logits; /* [cap_logits][n_vocab] */

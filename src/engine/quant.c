@@ -1041,6 +1041,29 @@ static void dot_q6_k(int n, float *s, const void *w, const void *x) {
 
 /* ---- tables and dispatch ---- */
 
+static void axpy_f32(int n, float *y, float a, const float *x) {
+    for (int i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+static float exp_sum_f32(int n, float *x, float max) {
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    return sum;
+}
+
+void q_vec_dot_tile_ref(const struct q_kernels *k, enum q_type type, int n, int nr, int nt,
+                        float *s, size_t s_stride, const void *w, size_t w_stride,
+                        const void *const *x) {
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++)
+            k->vec_dot[type](n, &s[(size_t)t * s_stride + (size_t)r],
+                             (const uint8_t *)w + (size_t)r * w_stride, x[t]);
+}
+
 static const struct q_kernels q_ref = {
     .to_float =
         {
@@ -1094,6 +1117,8 @@ static const struct q_kernels q_ref = {
             [Q_TYPE_Q5_K] = dot_q5_k,
             [Q_TYPE_Q6_K] = dot_q6_k,
         },
+    .axpy = axpy_f32,
+    .exp_sum = exp_sum_f32,
     .isa = "scalar",
 };
 

@@ -148,15 +148,36 @@ typedef void (*q_from_float_fn)(const float *src, void *dst, int64_t n);
 /* *s = dot(w[0..n), x[0..n)) with w of the weight type and x of its vec_dot_type, as written by
  * from_float (quantized activations keep qs in [-127, 127]; the SIMD kernels rely on it). */
 typedef void (*q_vec_dot_fn)(int n, float *s, const void *w, const void *x);
+/* A tile of products for matrix-matrix work: s[t * s_stride + r] = dot(w + r * w_stride, x[t])
+ * for r < nr, t < nt, with 1 <= nr, nt <= Q_TILE_MAX. Each product is bit-identical to the
+ * vec_dot of the same table (same operations in the same order), so a batch gives the same
+ * numbers as one token at a time; the tile only shares loads and unpacking across rows and
+ * tokens. */
+#define Q_TILE_MAX 4
+typedef void (*q_vec_dot_tile_fn)(int n, int nr, int nt, float *s, size_t s_stride, const void *w,
+                                  size_t w_stride, const void *const *x);
+/* Attention helpers on float rows. axpy: y[i] += a * x[i]. exp_sum: x[i] = exp(x[i] - max) for
+ * i < n, returns the sum of the new x[i] (summed in an order that depends only on n). */
+typedef void (*q_axpy_fn)(int n, float *y, float a, const float *x);
+typedef float (*q_exp_sum_fn)(int n, float *x, float max);
 
 struct q_kernels {
-    q_to_float_fn to_float[Q_TYPE_COUNT];     /* every supported type */
-    q_from_float_fn from_float[Q_TYPE_COUNT]; /* every supported type incl. Q8_1, Q8_K */
-    q_vec_dot_fn vec_dot[Q_TYPE_COUNT];       /* indexed by the weight type */
-    const char *isa;                          /* "scalar", "avx2" */
+    q_to_float_fn to_float[Q_TYPE_COUNT];         /* every supported type */
+    q_from_float_fn from_float[Q_TYPE_COUNT];     /* every supported type incl. Q8_1, Q8_K */
+    q_vec_dot_fn vec_dot[Q_TYPE_COUNT];           /* indexed by the weight type */
+    q_vec_dot_tile_fn vec_dot_tile[Q_TYPE_COUNT]; /* NULL: call vec_dot per product */
+    int tile_tokens[Q_TYPE_COUNT]; /* tokens per tile call the kernel prefers; 0: Q_TILE_MAX */
+    q_axpy_fn axpy;
+    q_exp_sum_fn exp_sum;
+    const char *isa; /* "scalar", "avx2" */
 };
 
-/* The scalar reference table; always complete. */
+/* What a vec_dot_tile entry computes, as a loop over k->vec_dot (the fallback when a table has
+ * no tile for a type, and the reference the tiles are tested against). */
+void q_vec_dot_tile_ref(const struct q_kernels *k, enum q_type type, int n, int nr, int nt,
+                        float *s, size_t s_stride, const void *w, size_t w_stride,
+                        const void *const *x);
+/* The scalar reference table; always complete (vec_dot_tile entries are NULL). */
 const struct q_kernels *q_kernels_ref(void);
 /* The fastest table this CPU supports (chosen once, thread-safe); entries an ISA lacks fall
  * back to the reference. OLLAMA_NO_SIMD=1 forces the reference (for testing). */

@@ -7,7 +7,10 @@
  * Saturation: maddubs adds two u8*s8 products in int16; the largest here is 128 * 127 * 2 =
  * 32512 (Q8_0 with a -128 weight), which fits because activations stay in [-127, 127].
  * The activation quantizers repeat the reference's arithmetic step by step (same products,
- * same rounding), so their output is bit-identical to quant.c; the tests check it. */
+ * same rounding), so their output is bit-identical to quant.c; the tests check it.
+ * Tiles (vec_dot_tile) compute up to 4 rows x 4 tokens at once for prompt processing; each
+ * product in a tile runs exactly the float operations of the single vec_dot of its type, which
+ * is what keeps batch and one-token decoding bit-identical. */
 #include "engine/quant.h"
 
 #include <immintrin.h>
@@ -15,6 +18,8 @@
 #include <string.h>
 
 /* ---- helpers ---- */
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 static inline float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -60,12 +65,6 @@ static inline __m256i bits_to_bytes(const uint8_t *p) {
     const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ULL); /* byte k: 1 << k */
     __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
     return _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
-}
-
-/* Sum of x*y over pairs of signed bytes, as 8 int32 (x may be -128, y must not be). */
-static inline __m256i dot_i8(__m256i x, __m256i y) {
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
 /* Sum of x*y over pairs with x unsigned (small enough not to saturate), as 8 int32. */
@@ -125,26 +124,94 @@ static void dot_f32(int n, float *s, const void *w, const void *x) {
 
 static inline __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(loadu128(p)); }
 
-static void dot_f16(int n, float *s, const void *w, const void *x) {
-    const uint16_t *a = w;
-    const float *b = x;
-    __m256 acc0 = _mm256_setzero_ps();
-    __m256 acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps();
-    __m256 acc3 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_f16(a + i), _mm256_loadu_ps(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(load_f16(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-        acc2 = _mm256_fmadd_ps(load_f16(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_f16(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+/* F16 rows against float activations as tiles of up to 2 rows x 3 tokens (more accumulators
+ * would spill): per product two accumulators, for even and odd groups of 8 values, then the
+ * n % 8 leftover products added in order. A single product is the 1 x 1 case. */
+ALWAYS_INLINE void tile_f16_n(int n, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
+                              const void *const *x) {
+    const uint16_t *a[2];
+    const float *y[3];
+    __m256 a0[2][3];
+    __m256 a1[2][3];
+#pragma GCC unroll 2
+    for (int r = 0; r < nr; r++) {
+        a[r] = (const uint16_t *)((const uint8_t *)w + (size_t)r * wst);
+#pragma GCC unroll 3
+        for (int t = 0; t < nt; t++) {
+            a0[r][t] = _mm256_setzero_ps();
+            a1[r][t] = _mm256_setzero_ps();
+        }
     }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(load_f16(a + i), _mm256_loadu_ps(b + i), acc0);
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++)
-        sum += fp16(a[i]) * b[i];
-    *s = sum;
+#pragma GCC unroll 3
+    for (int t = 0; t < nt; t++)
+        y[t] = x[t];
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+#pragma GCC unroll 2
+        for (int r = 0; r < nr; r++) {
+            __m256 w0 = load_f16(a[r] + i);
+            __m256 w1 = load_f16(a[r] + i + 8);
+#pragma GCC unroll 3
+            for (int t = 0; t < nt; t++) {
+                a0[r][t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y[t] + i), a0[r][t]);
+                a1[r][t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y[t] + i + 8), a1[r][t]);
+            }
+        }
+    }
+    if (i + 8 <= n) {
+#pragma GCC unroll 2
+        for (int r = 0; r < nr; r++)
+#pragma GCC unroll 3
+            for (int t = 0; t < nt; t++)
+                a0[r][t] = _mm256_fmadd_ps(load_f16(a[r] + i), _mm256_loadu_ps(y[t] + i), a0[r][t]);
+        i += 8;
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 3
+        for (int t = 0; t < nt; t++) {
+            float sum = hsum_ps(_mm256_add_ps(a0[r][t], a1[r][t]));
+            for (int k = i; k < n; k++)
+                sum += fp16(a[r][k]) * y[t][k];
+            s[(size_t)t * ss + (size_t)r] = sum;
+        }
+}
+
+static void dot_f16(int n, float *s, const void *w, const void *x) {
+    const void *xs[1] = {x};
+    tile_f16_n(n, 1, 1, s, 1, w, 0, xs);
+}
+
+static void tile_f16(int n, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
+                     const void *const *x) {
+    for (int r = 0; r < nr; r += 2) {
+        const void *wr = (const uint8_t *)w + (size_t)r * wst;
+        for (int t = 0; t < nt; t += 3) {
+            float *st = s + (size_t)t * ss + (size_t)r;
+            int mr = nr - r >= 2 ? 2 : 1;
+            int mt = nt - t >= 3 ? 3 : nt - t;
+            switch (mr * 4 + mt) {
+            case 11:
+                tile_f16_n(n, 2, 3, st, ss, wr, wst, x + t);
+                break;
+            case 10:
+                tile_f16_n(n, 2, 2, st, ss, wr, wst, x + t);
+                break;
+            case 9:
+                tile_f16_n(n, 2, 1, st, ss, wr, wst, x + t);
+                break;
+            case 7:
+                tile_f16_n(n, 1, 3, st, ss, wr, wst, x + t);
+                break;
+            case 6:
+                tile_f16_n(n, 1, 2, st, ss, wr, wst, x + t);
+                break;
+            default:
+                tile_f16_n(n, 1, 1, st, ss, wr, wst, x + t);
+                break;
+            }
+        }
+    }
 }
 
 static inline __m256 load_bf16(const uint16_t *p) {
@@ -258,19 +325,209 @@ static inline __attribute__((always_inline)) float dot_blocks32(int nb, const vo
     return hsum_ps(acc) + (_mm_cvtss_f32(m) + summ);
 }
 
-/* Q4_0: signed values q - 8 with the sign trick (one maddubs; the multiply ports are the
- * bottleneck here, the extra sign ops are cheap). */
-static inline __m256i block_q4_0(const void *w, const void *y) {
-    const struct q4_0_block *a = w;
-    const struct q8_0_block *b = y;
-    __m256i q = _mm256_sub_epi8(nibbles32(a->qs), _mm256_set1_epi8(8));
-    return dot_i8(q, loadu256(b->qs));
+/* Tiles of 32-value blocks against Q8_0 activations: nr x nt float accumulators, one per
+ * product, each taking d_w * d_y * dot(block) block after block, then one horizontal sum. A
+ * single product (vec_dot) is the 1 x 1 tile, so batch and single-token results agree bit for
+ * bit; the tile shares each unpacked weight block across tokens and each activation block across
+ * rows. The weight's signed values use the sign trick: |w| x (y with w's sign). */
+typedef __m256i (*unpack32_fn)(const uint8_t *block);
+
+/* Block i of every product of the tile into acc. The multiply ports bound these loops, so the
+ * scales d_w * d_y of all products come from one multiply per token (the rows' four d_w in one
+ * vector) and reach each product as a broadcast load. */
+ALWAYS_INLINE void tile32_block(int i, int nr, int nt, __m256 acc[Q_TILE_MAX][Q_TILE_MAX],
+                                const void *w, size_t wst, size_t wbs, const void *const *x,
+                                unpack32_fn unpack) {
+    const uint8_t *y[Q_TILE_MAX];
+    const uint8_t *b[Q_TILE_MAX];
+    float dd[Q_TILE_MAX][4] __attribute__((aligned(16))); /* [t][r] */
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+        b[r] = (const uint8_t *)w + (size_t)r * wst + (size_t)i * wbs;
+    /* lane indices stay literal: an unoptimised build does not unroll the loops */
+    __m128i hw = _mm_cvtsi32_si128(load_u16(b[0]));
+    if (nr > 1) hw = _mm_insert_epi16(hw, load_u16(b[1]), 1);
+    if (nr > 2) hw = _mm_insert_epi16(hw, load_u16(b[2]), 2);
+    if (nr > 3) hw = _mm_insert_epi16(hw, load_u16(b[3]), 3);
+    __m128 dw = _mm_cvtph_ps(hw);
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++) {
+        y[t] = (const uint8_t *)x[t] + (size_t)i * sizeof(struct q8_0_block);
+        _mm_store_ps(dd[t], _mm_mul_ps(dw, _mm_set1_ps(fp16(load_u16(y[t])))));
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+        __m256i q = unpack(b[r]);
+        __m256i aq = _mm256_sign_epi8(q, q);
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            __m256i sy = _mm256_sign_epi8(loadu256(y[t] + 2), q);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, sy), _mm256_set1_epi16(1));
+            acc[r][t] =
+                _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[t][r]), _mm256_cvtepi32_ps(p), acc[r][t]);
+        }
+    }
 }
 
-static void dot_q4_0(int n, float *s, const void *w, const void *x) {
-    *s = dot_blocks32(n / QK4_0, w, sizeof(struct q4_0_block), x, sizeof(struct q8_0_block),
-                      block_q4_0, false);
+/* Two accumulators per product, for even and odd blocks: with one FMA chain a single row's
+ * product would wait on the FMA latency. */
+ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
+                          size_t wbs, const void *const *x, unpack32_fn unpack) {
+    __m256 a0[Q_TILE_MAX][Q_TILE_MAX];
+    __m256 a1[Q_TILE_MAX][Q_TILE_MAX];
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            a0[r][t] = _mm256_setzero_ps();
+            a1[r][t] = _mm256_setzero_ps();
+        }
+    int i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        tile32_block(i, nr, nt, a0, w, wst, wbs, x, unpack);
+        tile32_block(i + 1, nr, nt, a1, w, wst, wbs, x, unpack);
+    }
+    if (i < nb) tile32_block(i, nr, nt, a0, w, wst, wbs, x, unpack);
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            s[(size_t)t * ss + (size_t)r] = hsum_ps(_mm256_add_ps(a0[r][t], a1[r][t]));
 }
+
+/* tile32 for one row and one token, the same operations in the same order (block i into
+ * accumulator i % 2), with the scales of four blocks converted and multiplied together: this is
+ * the generation path, where the tile's per-block scale gathering would cost more than it saves. */
+ALWAYS_INLINE float dot32(int nb, const void *w, size_t wbs, const void *x, unpack32_fn unpack) {
+    const size_t ys = sizeof(struct q8_0_block);
+    const uint8_t *pw = w;
+    const uint8_t *py = x;
+    __m256 a0 = _mm256_setzero_ps();
+    __m256 a1 = _mm256_setzero_ps();
+    float d[4] __attribute__((aligned(16)));
+    int i = 0;
+    for (; i + 4 <= nb; i += 4, pw += 4 * wbs, py += 4 * ys) {
+        _mm_store_ps(d, half_products4(pw, wbs, py, ys));
+        __m256i p[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m256i q = unpack(pw + k * wbs);
+            __m256i sy = _mm256_sign_epi8(loadu256(py + k * ys + 2), q);
+            p[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), sy),
+                                     _mm256_set1_epi16(1));
+        }
+        a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[0]), _mm256_cvtepi32_ps(p[0]), a0);
+        a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[1]), _mm256_cvtepi32_ps(p[1]), a1);
+        a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[2]), _mm256_cvtepi32_ps(p[2]), a0);
+        a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[3]), _mm256_cvtepi32_ps(p[3]), a1);
+    }
+    if (i < nb) { /* the last 1..3 blocks through the tile's own step, continuing the parity */
+        const void *xs[1] = {py};
+        __m256 acc[2][Q_TILE_MAX][Q_TILE_MAX];
+        acc[0][0][0] = a0;
+        acc[1][0][0] = a1;
+        for (int k = 0; i + k < nb; k++)
+            tile32_block(k, 1, 1, acc[k & 1], pw, 0, wbs, xs, unpack);
+        a0 = acc[0][0][0];
+        a1 = acc[1][0][0];
+    }
+    return hsum_ps(_mm256_add_ps(a0, a1));
+}
+
+/* Calls TILE(R, T) with constants equal to nr and nt (1..4 each). */
+#define TILE_CASES(TILE)                                                                           \
+    switch ((nr - 1) * Q_TILE_MAX + (nt - 1)) {                                                    \
+    case 0:                                                                                        \
+        TILE(1, 1);                                                                                \
+        break;                                                                                     \
+    case 1:                                                                                        \
+        TILE(1, 2);                                                                                \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        TILE(1, 3);                                                                                \
+        break;                                                                                     \
+    case 3:                                                                                        \
+        TILE(1, 4);                                                                                \
+        break;                                                                                     \
+    case 4:                                                                                        \
+        TILE(2, 1);                                                                                \
+        break;                                                                                     \
+    case 5:                                                                                        \
+        TILE(2, 2);                                                                                \
+        break;                                                                                     \
+    case 6:                                                                                        \
+        TILE(2, 3);                                                                                \
+        break;                                                                                     \
+    case 7:                                                                                        \
+        TILE(2, 4);                                                                                \
+        break;                                                                                     \
+    case 8:                                                                                        \
+        TILE(3, 1);                                                                                \
+        break;                                                                                     \
+    case 9:                                                                                        \
+        TILE(3, 2);                                                                                \
+        break;                                                                                     \
+    case 10:                                                                                       \
+        TILE(3, 3);                                                                                \
+        break;                                                                                     \
+    case 11:                                                                                       \
+        TILE(3, 4);                                                                                \
+        break;                                                                                     \
+    case 12:                                                                                       \
+        TILE(4, 1);                                                                                \
+        break;                                                                                     \
+    case 13:                                                                                       \
+        TILE(4, 2);                                                                                \
+        break;                                                                                     \
+    case 14:                                                                                       \
+        TILE(4, 3);                                                                                \
+        break;                                                                                     \
+    default:                                                                                       \
+        TILE(4, 4);                                                                                \
+        break;                                                                                     \
+    }
+
+/* Q4_0: q - 8. */
+static inline __m256i unpack_q4_0(const uint8_t *b) {
+    return _mm256_sub_epi8(nibbles32(b + offsetof(struct q4_0_block, qs)), _mm256_set1_epi8(8));
+}
+
+/* Q5_0 value - 16 as a signed byte: nibble | 0xf0 when the 5th bit is clear, else nibble. */
+static inline __m256i unpack_q5_0(const uint8_t *b) {
+    __m256i hi = _mm256_andnot_si256(bits_to_bytes(b + offsetof(struct q5_0_block, qh)),
+                                     _mm256_set1_epi8((char)0xf0));
+    return _mm256_or_si256(nibbles32(b + offsetof(struct q5_0_block, qs)), hi);
+}
+
+static inline __m256i unpack_q8_0(const uint8_t *b) {
+    return loadu256(b + offsetof(struct q8_0_block, qs));
+}
+
+#define DEFINE_TILE32(name, block, unpack)                                                         \
+    static void tile_##name(int n, int nr, int nt, float *s, size_t ss, const void *w, size_t wst, \
+                            const void *const *x) {                                                \
+        int nb = n / 32;                                                                           \
+        size_t wbs = sizeof(struct block);                                                         \
+        if (nr == 1 && nt == 1) {                                                                  \
+            *s = dot32(nb, w, wbs, x[0], unpack);                                                  \
+            return;                                                                                \
+        }                                                                                          \
+        TILE_CASES(CALL_TILE32)                                                                    \
+    }                                                                                              \
+    static void dot_##name(int n, float *s, const void *w, const void *x) {                        \
+        *s = dot32(n / 32, w, sizeof(struct block), x, unpack);                                    \
+    }
+#define CALL_TILE32(R, T) tile32(nb, R, T, s, ss, w, wst, wbs, x, TILE32_UNPACK)
+
+#define TILE32_UNPACK unpack_q4_0
+DEFINE_TILE32(q4_0, q4_0_block, unpack_q4_0)
+#undef TILE32_UNPACK
+#define TILE32_UNPACK unpack_q5_0
+DEFINE_TILE32(q5_0, q5_0_block, unpack_q5_0)
+#undef TILE32_UNPACK
+#define TILE32_UNPACK unpack_q8_0
+DEFINE_TILE32(q8_0, q8_0_block, unpack_q8_0)
+#undef TILE32_UNPACK
 
 static inline __m256i block_q4_1(const void *w, const void *y) {
     const struct q4_1_block *a = w;
@@ -283,19 +540,6 @@ static void dot_q4_1(int n, float *s, const void *w, const void *x) {
                       block_q4_1, true);
 }
 
-/* Q5_0 value - 16 as a signed byte: nibble | 0xf0 when the 5th bit is clear, else nibble. */
-static inline __m256i block_q5_0(const void *w, const void *y) {
-    const struct q5_0_block *a = w;
-    const struct q8_0_block *b = y;
-    __m256i hi = _mm256_andnot_si256(bits_to_bytes(a->qh), _mm256_set1_epi8((char)0xf0));
-    return dot_i8(_mm256_or_si256(nibbles32(a->qs), hi), loadu256(b->qs));
-}
-
-static void dot_q5_0(int n, float *s, const void *w, const void *x) {
-    *s = dot_blocks32(n / QK5_0, w, sizeof(struct q5_0_block), x, sizeof(struct q8_0_block),
-                      block_q5_0, false);
-}
-
 static inline __m256i block_q5_1(const void *w, const void *y) {
     const struct q5_1_block *a = w;
     const struct q8_1_block *b = y;
@@ -306,17 +550,6 @@ static inline __m256i block_q5_1(const void *w, const void *y) {
 static void dot_q5_1(int n, float *s, const void *w, const void *x) {
     *s = dot_blocks32(n / QK5_1, w, sizeof(struct q5_1_block), x, sizeof(struct q8_1_block),
                       block_q5_1, true);
-}
-
-static inline __m256i block_q8_0(const void *w, const void *y) {
-    const struct q8_0_block *a = w;
-    const struct q8_0_block *b = y;
-    return dot_i8(loadu256(a->qs), loadu256(b->qs));
-}
-
-static void dot_q8_0(int n, float *s, const void *w, const void *x) {
-    *s = dot_blocks32(n / QK8_0, w, sizeof(struct q8_0_block), x, sizeof(struct q8_0_block),
-                      block_q8_0, false);
 }
 
 static void to_float_q4_0(const void *src, float *dst, int64_t n) {
@@ -478,34 +711,93 @@ static inline __m256i k4_group(__m256i q, const int8_t *q8, __m256i scales, int 
     return _mm256_madd_epi16(scale_same(scales, w), _mm256_maddubs_epi16(q, loadu256(q8)));
 }
 
-static void dot_q4_k(int n, float *s, const void *w, const void *x) {
-    const struct q4_k_block *a = w;
-    const struct q8_k_block *y = x;
-    const int nb = n / QK_K;
+/* Q4_K as a tile (see tile32): per product, an int32 sum over the super-block, then one float
+ * FMA for the scales and one for the minimums; the single product is the 1 x 1 tile. */
+ALWAYS_INLINE void tile_q4_k_n(int nb, int nr, int nt, float *s, size_t ss, const void *w,
+                               size_t wst, const void *const *x) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
-    for (int i = 0; i < nb; i++) {
-        __m256i scales;
-        __m256i mins = k4_prepare(a[i].scales, &y[i], &scales);
-        const uint8_t *q = a[i].qs;
-        const int8_t *q8 = y[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {
-            __m256i qb = loadu256(q + 32 * c);
-            __m256i lo = _mm256_and_si256(qb, m4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qb, 4), m4);
-            sumi = _mm256_add_epi32(sumi, k4_group(lo, q8 + 64 * c, scales, 2 * c));
-            sumi = _mm256_add_epi32(sumi, k4_group(hi, q8 + 64 * c + 32, scales, 2 * c + 1));
+    __m256 acc[Q_TILE_MAX][Q_TILE_MAX];
+    __m128 accm[Q_TILE_MAX][Q_TILE_MAX];
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            acc[r][t] = _mm256_setzero_ps();
+            accm[r][t] = _mm_setzero_ps();
         }
-        float d = y[i].d * fp16(a[i].d);
-        float dmin = y[i].d * fp16(a[i].dmin);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm256_castsi256_si128(mins)), accm);
+    for (int i = 0; i < nb; i++) {
+        const struct q8_k_block *y[Q_TILE_MAX];
+        __m128i bs[Q_TILE_MAX];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            y[t] = (const struct q8_k_block *)x[t] + i;
+            bs[t] = _mm_hadd_epi16(loadu128(y[t]->bsums), loadu128(y[t]->bsums + 8));
+        }
+        const struct q4_k_block *a[Q_TILE_MAX];
+        __m256i sc[Q_TILE_MAX];
+        __m128i mn[Q_TILE_MAX];
+        __m256i sumi[Q_TILE_MAX][Q_TILE_MAX];
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++) {
+            a[r] = (const struct q4_k_block *)((const uint8_t *)w + (size_t)r * wst) + i;
+            __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(a[r]->scales));
+            sc[r] = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+            mn[r] = _mm256_extracti128_si256(sm, 1);
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                sumi[r][t] = _mm256_setzero_si256();
+        }
+        for (int c = 0; c < 4; c++) {
+#pragma GCC unroll 4
+            for (int r = 0; r < nr; r++) {
+                __m256i qb = loadu256(a[r]->qs + 32 * c);
+                __m256i lo = _mm256_and_si256(qb, m4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qb, 4), m4);
+                __m256i slo = scale_same(sc[r], 2 * c);
+                __m256i shi = scale_same(sc[r], 2 * c + 1);
+#pragma GCC unroll 4
+                for (int t = 0; t < nt; t++) {
+                    const int8_t *q8 = y[t]->qs + 64 * c;
+                    __m256i plo = _mm256_madd_epi16(slo, _mm256_maddubs_epi16(lo, loadu256(q8)));
+                    __m256i phi =
+                        _mm256_madd_epi16(shi, _mm256_maddubs_epi16(hi, loadu256(q8 + 32)));
+                    sumi[r][t] = _mm256_add_epi32(sumi[r][t], _mm256_add_epi32(plo, phi));
+                }
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                float d = y[t]->d * fp16(a[r]->d);
+                float dmin = y[t]->d * fp16(a[r]->dmin);
+                __m128 mins = _mm_cvtepi32_ps(_mm_madd_epi16(mn[r], bs[t]));
+                acc[r][t] =
+                    _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r][t]), acc[r][t]);
+                accm[r][t] = _mm_fmadd_ps(_mm_set1_ps(dmin), mins, accm[r][t]);
+            }
     }
-    __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
-    m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    *s = hsum_ps(acc) - _mm_cvtss_f32(m);
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            __m128 m = _mm_add_ps(accm[r][t], _mm_movehl_ps(accm[r][t], accm[r][t]));
+            m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            s[(size_t)t * ss + (size_t)r] = hsum_ps(acc[r][t]) - _mm_cvtss_f32(m);
+        }
+}
+
+static void tile_q4_k(int n, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
+                      const void *const *x) {
+    int nb = n / QK_K;
+#define CALL(R, T) tile_q4_k_n(nb, R, T, s, ss, w, wst, x)
+    TILE_CASES(CALL)
+#undef CALL
+}
+
+static void dot_q4_k(int n, float *s, const void *w, const void *x) {
+    const void *xs[1] = {x};
+    tile_q4_k_n(n / QK_K, 1, 1, s, 1, w, 0, xs);
 }
 
 static void dot_q5_k(int n, float *s, const void *w, const void *x) {
@@ -547,8 +839,6 @@ static void dot_q5_k(int n, float *s, const void *w, const void *x) {
 /* The 16-scale types (Q2_K, Q3_K, Q6_K) work on halves of 128 values: group k (0..3) of a half
  * is 32 values, scaled per 16 by scale_pair(k) of that half's 8 scales (int16, in both lanes).
  * The helpers are always inlined with constant k and shifts, so nothing stays in memory. */
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-
 static inline void scales16(__m128i sc8, __m256i *lo, __m256i *hi) {
     __m256i s = _mm256_cvtepi8_epi16(sc8);
     *lo = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(s));
@@ -663,36 +953,131 @@ ALWAYS_INLINE __m256i q6_values(__m256i l0, __m256i l1, __m256i qh, int k) {
     return _mm256_or_si256(lo, _mm256_and_si256(h, _mm256_set1_epi8(0x30)));
 }
 
-ALWAYS_INLINE __m256i q6_half(const uint8_t *ql, const uint8_t *qh, const int8_t *q8, __m256i sc) {
-    __m256i l0 = loadu256(ql);
-    __m256i l1 = loadu256(ql + 32);
-    __m256i h = loadu256(qh);
-    __m256i s01 = _mm256_add_epi32(group16(q6_values(l0, l1, h, 0), q8, sc, 0),
-                                   group16(q6_values(l0, l1, h, 1), q8, sc, 1));
-    __m256i s23 = _mm256_add_epi32(group16(q6_values(l0, l1, h, 2), q8, sc, 2),
-                                   group16(q6_values(l0, l1, h, 3), q8, sc, 3));
-    return _mm256_add_epi32(s01, s23);
+/* Q6_K: values + 32 in 0..63 multiplied unsigned; -32 * sum(y) comes back through bsums.
+ * A tile as tile_q4_k_n; the single product is the 1 x 1 tile. */
+ALWAYS_INLINE void tile_q6_k_n(int nb, int nr, int nt, float *s, size_t ss, const void *w,
+                               size_t wst, const void *const *x) {
+    __m256 acc[Q_TILE_MAX][Q_TILE_MAX];
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        const struct q8_k_block *y[Q_TILE_MAX];
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            y[t] = (const struct q8_k_block *)x[t] + i;
+        const struct q6_k_block *a[Q_TILE_MAX];
+        __m256i sumi[Q_TILE_MAX][Q_TILE_MAX];
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++) {
+            a[r] = (const struct q6_k_block *)((const uint8_t *)w + (size_t)r * wst) + i;
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                sumi[r][t] = _mm256_setzero_si256();
+        }
+        for (int h = 0; h < 2; h++) {
+#pragma GCC unroll 4
+            for (int r = 0; r < nr; r++) {
+                __m256i s16 = _mm256_cvtepi8_epi16(loadu128(a[r]->scales));
+                __m256i sch = _mm256_broadcastsi128_si256(h ? _mm256_extracti128_si256(s16, 1)
+                                                            : _mm256_castsi256_si128(s16));
+                __m256i l0 = loadu256(a[r]->ql + 64 * h);
+                __m256i l1 = loadu256(a[r]->ql + 64 * h + 32);
+                __m256i qh = loadu256(a[r]->qh + 32 * h);
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) {
+                    __m256i v = q6_values(l0, l1, qh, k);
+                    __m256i sk = scale_pair(sch, k);
+#pragma GCC unroll 4
+                    for (int t = 0; t < nt; t++) {
+                        __m256i p = _mm256_maddubs_epi16(v, loadu256(y[t]->qs + 128 * h + 32 * k));
+                        sumi[r][t] = _mm256_add_epi32(sumi[r][t], _mm256_madd_epi16(sk, p));
+                    }
+                }
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                __m256i corr = scaled_bsums(loadu128(a[r]->scales), y[t]);
+                __m256i si = _mm256_sub_epi32(sumi[r][t], _mm256_slli_epi32(corr, 5));
+                float d = y[t]->d * fp16(a[r]->d);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(si), acc[r][t]);
+            }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            s[(size_t)t * ss + (size_t)r] = hsum_ps(acc[r][t]);
 }
 
-/* Q6_K: values + 32 in 0..63 multiplied unsigned; -32 * sum(y) comes back through bsums. */
+static void tile_q6_k(int n, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
+                      const void *const *x) {
+    int nb = n / QK_K;
+#define CALL(R, T) tile_q6_k_n(nb, R, T, s, ss, w, wst, x)
+    TILE_CASES(CALL)
+#undef CALL
+}
+
 static void dot_q6_k(int n, float *s, const void *w, const void *x) {
-    const struct q6_k_block *a = w;
-    const struct q8_k_block *y = x;
-    const int nb = n / QK_K;
+    const void *xs[1] = {x};
+    tile_q6_k_n(n / QK_K, 1, 1, s, 1, w, 0, xs);
+}
+
+/* ---- attention helpers ---- */
+
+static void axpy_f32(int n, float *y, float a, const float *x) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
+/* exp(x) for x <= 0 (scores minus their maximum): 2^k * p(r) with x = k ln2 + r, |r| <= ln2/2,
+ * p the degree-6 Taylor polynomial (relative error about 1e-7); below -87.33 (where results turn
+ * denormal) the result is 0. A NaN stays NaN. */
+static inline __m256 exp_neg_ps(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(lo, x); /* NaN in x passes through */
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static float exp_sum_f32(int n, float *x, float max) {
+    __m256 vm = _mm256_set1_ps(max);
     __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < nb; i++) {
-        __m128i sc8 = loadu128(a[i].scales);
-        __m256i corr = scaled_bsums(sc8, &y[i]);
-        __m256i lo;
-        __m256i hi;
-        scales16(sc8, &lo, &hi);
-        __m256i sumi = q6_half(a[i].ql, a[i].qh, y[i].qs, lo);
-        sumi = _mm256_add_epi32(sumi, q6_half(a[i].ql + 64, a[i].qh + 32, y[i].qs + 128, hi));
-        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(corr, 5));
-        float d = y[i].d * fp16(a[i].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_neg_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
     }
-    *s = hsum_ps(acc);
+    float sum = hsum_ps(acc);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    return sum;
 }
 
 /* Q4_K to float: dl * q - ml per 32 values, the same two roundings as the reference. */
@@ -776,6 +1161,15 @@ void q_kernels_init_avx2(struct q_kernels *k) {
     k->vec_dot[Q_TYPE_Q4_K] = dot_q4_k;
     k->vec_dot[Q_TYPE_Q5_K] = dot_q5_k;
     k->vec_dot[Q_TYPE_Q6_K] = dot_q6_k;
+    k->vec_dot_tile[Q_TYPE_F16] = tile_f16;
+    k->tile_tokens[Q_TYPE_F16] = 3;
+    k->vec_dot_tile[Q_TYPE_Q4_0] = tile_q4_0;
+    k->vec_dot_tile[Q_TYPE_Q5_0] = tile_q5_0;
+    k->vec_dot_tile[Q_TYPE_Q8_0] = tile_q8_0;
+    k->vec_dot_tile[Q_TYPE_Q4_K] = tile_q4_k;
+    k->vec_dot_tile[Q_TYPE_Q6_K] = tile_q6_k;
+    k->axpy = axpy_f32;
+    k->exp_sum = exp_sum_f32;
     k->from_float[Q_TYPE_Q8_0] = from_float_q8_0;
     k->from_float[Q_TYPE_Q8_1] = from_float_q8_1;
     k->from_float[Q_TYPE_Q8_K] = from_float_q8_k;
