@@ -88,6 +88,8 @@ int ol_file_read(const char *path, size_t max_len, char **out, size_t *len, stru
 /* Writes data to path atomically: unique temp file ".tmp-*" in the same folder (mode 0644),
  * fsync, rename, fsync of the folder. */
 int ol_file_write_atomic(const char *path, const void *data, size_t len, struct ol_err *err);
+/* write() until all len bytes are out (retrying EINTR and short writes); 0, or -1 with errno. */
+int ol_write_all(int fd, const void *data, size_t len);
 /* fsync of the folder holding path (makes a rename or create in it durable). */
 void ol_fsync_dir_of(const char *path);
 

@@ -98,7 +98,7 @@ out_close:
     return rc;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
+int ol_write_all(int fd, const void *data, size_t len) {
     const char *p = data;
     while (len) {
         ssize_t w = write(fd, p, len);
@@ -141,7 +141,7 @@ int ol_file_write_atomic(const char *path, const void *data, size_t len, struct 
         rc = ol_err_sys(err, OL_EIO, "create %s", tmp);
         goto out_free;
     }
-    if (fchmod(fd, 0644) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    if (fchmod(fd, 0644) < 0 || ol_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
         rc = ol_err_sys(err, OL_EIO, "write %s", tmp);
         close(fd);
         unlink(tmp);

@@ -230,18 +230,6 @@ int gguf_writer_to_memory(struct gguf_writer *w, uint8_t **out, size_t *len, str
     return 0;
 }
 
-static int write_all(int fd, const void *data, uint64_t len) {
-    const char *p = data;
-    while (len) {
-        ssize_t n = write(fd, p, len > (1u << 30) ? (1u << 30) : (size_t)len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -1;
-        p += n;
-        len -= (uint64_t)n;
-    }
-    return 0;
-}
-
 int gguf_writer_write(struct gguf_writer *w, const char *path, struct ol_err *err) {
     struct ol_buf h = {0};
     uint64_t *offsets = ol_calloc_array(w->n_t ? w->n_t : 1, sizeof(*offsets));
@@ -260,21 +248,21 @@ int gguf_writer_write(struct gguf_writer *w, const char *path, struct ol_err *er
         goto out;
     }
     uint64_t pos = h.len;
-    bool ok = write_all(fd, h.data, h.len) == 0;
+    bool ok = ol_write_all(fd, h.data, h.len) == 0;
     static const uint8_t zeros[64];
     for (size_t i = 0; i < w->n_t && ok; i++) {
         uint64_t at = h.len + offsets[i];
         while (ok && pos < at) {
             uint64_t n = OL_MIN(at - pos, (uint64_t)sizeof(zeros));
-            ok = write_all(fd, zeros, n) == 0;
+            ok = ol_write_all(fd, zeros, (size_t)n) == 0;
             pos += n;
         }
-        ok = ok && write_all(fd, w->t[i].data, w->t[i].size) == 0;
+        ok = ok && ol_write_all(fd, w->t[i].data, (size_t)w->t[i].size) == 0;
         pos += w->t[i].size;
     }
     while (ok && pos < total) {
         uint64_t n = OL_MIN(total - pos, (uint64_t)sizeof(zeros));
-        ok = write_all(fd, zeros, n) == 0;
+        ok = ol_write_all(fd, zeros, (size_t)n) == 0;
         pos += n;
     }
     if (!ok || fsync(fd) < 0) {
