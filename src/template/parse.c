@@ -61,16 +61,21 @@ static _Noreturn void p_errorf(struct ptree *t, const char *fmt, ...) {
     p_fail(t->p, OL_EINVAL, full);
 }
 
+/* Copies the text built in b into the tree's arena and frees b (out of memory is recorded). */
+static const char *p_take_text(struct ptree *t, struct ol_buf *b) {
+    const char *r = arena_strndup(t->p->t->arena, b->data ? b->data : "", b->len);
+    ol_buf_free(b);
+    if (!r) p_nomem(t->p);
+    return r;
+}
+
 /* Formats with the %q/%s helpers into a C string kept in the arena. */
 static const char *p_quote(struct ptree *t, const char *s, size_t len) {
     struct ol_buf b = {0};
     struct sbuf sb;
     sb_init(&sb, &b, 300);
     gofmt_quote(&sb, s, len);
-    const char *r = arena_strndup(t->p->t->arena, b.data ? b.data : "", b.len);
-    ol_buf_free(&b);
-    if (!r) p_nomem(t->p);
-    return r;
+    return p_take_text(t, &b);
 }
 
 static const char *p_item_str(struct ptree *t, const struct item *it) {
@@ -78,10 +83,7 @@ static const char *p_item_str(struct ptree *t, const struct item *it) {
     struct sbuf sb;
     sb_init(&sb, &b, 300);
     item_string(&sb, it);
-    const char *r = arena_strndup(t->p->t->arena, b.data ? b.data : "", b.len);
-    ol_buf_free(&b);
-    if (!r) p_nomem(t->p);
-    return r;
+    return p_take_text(t, &b);
 }
 
 static const char *p_node_str(struct ptree *t, const struct node *n) {
@@ -89,10 +91,7 @@ static const char *p_node_str(struct ptree *t, const struct node *n) {
     struct sbuf sb;
     sb_init(&sb, &b, 300);
     node_string(&sb, n);
-    const char *r = arena_strndup(t->p->t->arena, b.data ? b.data : "", b.len);
-    ol_buf_free(&b);
-    if (!r) p_nomem(t->p);
-    return r;
+    return p_take_text(t, &b);
 }
 
 /* ---- token lookahead ---- */
