@@ -59,8 +59,10 @@ _Noreturn void ol_assert_fail(const char *expr, const char *file, int line);
 void *ol_calloc_array(size_t n, size_t size);
 /* realloc of n * size bytes with the same overflow check; on failure `p` is untouched. */
 void *ol_realloc_array(void *p, size_t n, size_t size);
-/* 64-byte aligned, zeroed allocation of n * size bytes (overflow-checked); free with free(). */
+/* 64-byte aligned, zeroed allocation of n * size bytes (overflow-checked); release with
+ * ol_aligned_free. Large blocks take RAM page by page as they are first written. */
 void *ol_aligned_calloc(size_t n, size_t size);
+void ol_aligned_free(void *p);
 /* true and *out = a * b when it fits in size_t. */
 bool ol_mul_ok(size_t a, size_t b, size_t *out);
 /* strdup/strndup that return NULL on failure. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 bool ol_mul_ok(size_t a, size_t b, size_t *out) {
     if (a && b > SIZE_MAX / a) return false;
@@ -23,15 +24,43 @@ void *ol_realloc_array(void *p, size_t n, size_t size) {
     return realloc(p, total ? total : 1);
 }
 
+/* Every aligned block starts OL_ALIGNED_HEAD bytes before the pointer handed out, with its
+ * mapping length there (0: it came from posix_memalign). Large blocks are anonymous mappings:
+ * the kernel hands them out zeroed and gives a page RAM only when it is first touched, so a
+ * context sized for 512-token batches costs only what its batches use. */
+#define OL_ALIGNED_HEAD 64
+#define OL_ALIGNED_MAP_MIN (256u << 10)
+
 void *ol_aligned_calloc(size_t n, size_t size) {
     size_t total;
-    if (!ol_mul_ok(n, size, &total)) return NULL;
-    total = (total + 63) & ~(size_t)63;
-    if (total == 0) total = 64;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, total) != 0) return NULL;
-    memset(p, 0, total);
-    return p;
+    if (!ol_mul_ok(n, size, &total) || total > SIZE_MAX - 2 * OL_ALIGNED_HEAD) return NULL;
+    total = ((total + 63) & ~(size_t)63) + OL_ALIGNED_HEAD;
+    uint8_t *base;
+    size_t map_len = 0;
+    if (total >= OL_ALIGNED_MAP_MIN) {
+        void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return NULL;
+        base = m;
+        map_len = total;
+    } else {
+        void *m = NULL;
+        if (posix_memalign(&m, 64, total) != 0) return NULL;
+        memset(m, 0, total);
+        base = m;
+    }
+    memcpy(base, &map_len, sizeof(map_len));
+    return base + OL_ALIGNED_HEAD;
+}
+
+void ol_aligned_free(void *p) {
+    if (!p) return;
+    uint8_t *base = (uint8_t *)p - OL_ALIGNED_HEAD;
+    size_t map_len;
+    memcpy(&map_len, base, sizeof(map_len));
+    if (map_len)
+        munmap(base, map_len);
+    else
+        free(base);
 }
 
 char *ol_strdup(const char *s) { return ol_strndup(s, strlen(s)); }

@@ -13,21 +13,21 @@ struct eng_ctx_params eng_ctx_default_params(void) {
 }
 
 static void ctx_free_buffers(struct eng_ctx *c) {
-    free(c->k_cache);
-    free(c->v_cache);
+    ol_aligned_free(c->k_cache);
+    ol_aligned_free(c->v_cache);
     free(c->seq_len);
     free(c->inv_freq);
-    free(c->x);
-    free(c->xn);
-    free(c->q);
-    free(c->kb);
-    free(c->vb);
-    free(c->attn);
-    free(c->ffn_g);
-    free(c->ffn_u);
+    ol_aligned_free(c->x);
+    ol_aligned_free(c->xn);
+    ol_aligned_free(c->q);
+    ol_aligned_free(c->kb);
+    ol_aligned_free(c->vb);
+    ol_aligned_free(c->attn);
+    ol_aligned_free(c->ffn_g);
+    ol_aligned_free(c->ffn_u);
     for (int i = 0; i < Q_TYPE_COUNT; i++)
-        free(c->xq[i]);
-    free(c->scores);
+        ol_aligned_free(c->xq[i]);
+    ol_aligned_free(c->scores);
     free(c->pos);
     free(c->seq);
     free(c->logits);
