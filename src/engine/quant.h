@@ -167,6 +167,7 @@ struct q_kernels {
     q_vec_dot_fn vec_dot[Q_TYPE_COUNT];           /* indexed by the weight type */
     q_vec_dot_tile_fn vec_dot_tile[Q_TYPE_COUNT]; /* NULL: call vec_dot per product */
     int tile_tokens[Q_TYPE_COUNT]; /* tokens per tile call the kernel prefers; 0: Q_TILE_MAX */
+    int tile_rows[Q_TYPE_COUNT];   /* rows per tile call the kernel prefers; 0: Q_TILE_MAX */
     q_axpy_fn axpy;
     q_exp_sum_fn exp_sum;
     const char *isa; /* "scalar", "avx2" */
