@@ -1,5 +1,5 @@
 # ollama.c build. One Makefile; objects in build/$(MODE)/; see README.md.
-#   make                  build/release/{ollama,ollama-engine,ollama-bench,ollama-mkmodel}
+#   make                  build/release/ollama and its tools ollama-{engine,bench,membw,mkmodel}
 #   make test             unit, golden and fuzz-corpus tests (README.md and .ci/run call this)
 #   make MODE=asan test   AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz FUZZ_SECONDS=60, make bench, make format, make format-check
@@ -43,7 +43,7 @@ LIB := $(B)/libollama.a
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
-TOOLS := $(B)/ollama-engine $(B)/ollama-mkmodel $(B)/ollama-bench
+TOOLS := $(B)/ollama-engine $(B)/ollama-mkmodel $(B)/ollama-bench $(B)/ollama-membw
 ALL_BIN := $(B)/ollama $(TOOLS)
 
 .SECONDARY:
@@ -66,6 +66,8 @@ $(B)/ollama-engine: $(B)/tools/engine_cli.o $(LIB)
 $(B)/ollama-mkmodel: $(B)/tools/mkmodel.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/ollama-bench: $(B)/bench/ollama_bench.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/ollama-membw: $(B)/bench/membw.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/tests/%.o $(LIB)

@@ -1,11 +1,17 @@
 /* ollama-bench: prompt-processing and generation speed of the engine on one model, measured
  * the way llama-bench does: pp = one decode call of N_PROMPT tokens; tg = N_GEN decode calls of
  * one token each, greedy, from an empty cache. stdout gets exactly "pp<N> <tokens/s>" and
- * "tg<N> <tokens/s>" (means over the repetitions); everything else goes to stderr. */
+ * "tg<N> <tokens/s>" (means over the repetitions, or medians with --median); everything else
+ * goes to stderr, including two lines made for scripts:
+ *   ollama-bench: weights bytes_per_token=B tied=0|1      (what one generated token reads)
+ *   ollama-bench: memory peak_rss_mib=R bound_mib=L file_mib=F kv_mib=K slack_mib=64
+ * where the bound is the file (mapped, so every weight page may be resident) plus the F32 KV
+ * cache of the context plus 64 MiB for everything else. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/base.h"
 #include "engine/engine.h"
@@ -16,13 +22,16 @@ struct bench_opts {
     int n_prompt;
     int n_gen;
     int reps;
+    int n_ctx;   /* 0 = N_PROMPT + N_GEN + 16 */
     int kv_type; /* enum eng_kv_type, or -1 for the engine's default */
+    bool median; /* stdout gets medians instead of means */
 };
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ollama-bench -m MODEL.gguf [-t THREADS] [-p N_PROMPT (512)] [-n N_GEN (128)]\n"
-            "                    [-r REPS (3)] [--kv f16|f32 (engine default)]\n");
+            "                    [-r REPS (3)] [-c N_CTX (N_PROMPT + N_GEN + 16)]\n"
+            "                    [--kv f16|f32 (engine default)] [--median]\n");
 }
 
 static bool parse_int(const char *s, int lo, int hi, int *out) {
@@ -34,15 +43,20 @@ static bool parse_int(const char *s, int lo, int hi, int *out) {
 }
 
 static bool parse_args(int argc, char **argv, struct bench_opts *o) {
-    *o = (struct bench_opts){NULL, 0, 512, 128, 3, -1};
-    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
+    *o = (struct bench_opts){NULL, 0, 512, 128, 3, 0, -1, false};
+    for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             exit(0);
-        } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
+        }
+        if (strcmp(a, "--median") == 0) {
+            o->median = true;
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[++i] : NULL; /* the rest take a value */
+        bool ok;
+        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
             o->model = v;
             ok = v != NULL;
         } else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
@@ -53,6 +67,8 @@ static bool parse_args(int argc, char **argv, struct bench_opts *o) {
             ok = parse_int(v, 0, 1 << 20, &o->n_gen);
         } else if (strcmp(a, "-r") == 0 || strcmp(a, "--reps") == 0) {
             ok = parse_int(v, 1, 1000, &o->reps);
+        } else if (strcmp(a, "-c") == 0 || strcmp(a, "--ctx") == 0) {
+            ok = parse_int(v, 0, 1 << 24, &o->n_ctx);
         } else if (strcmp(a, "--kv") == 0) {
             ok = v && (strcmp(v, "f16") == 0 || strcmp(v, "f32") == 0);
             if (ok) o->kv_type = strcmp(v, "f16") == 0 ? ENG_KV_F16 : ENG_KV_F32;
@@ -126,7 +142,13 @@ static double run_tg(struct eng_ctx *c, eng_token first, int n, int n_vocab) {
     return (double)(ol_time_ns() - t0) / 1e9;
 }
 
-static void stats(const double *v, int n, double *mean, double *sd) {
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Mean, sample standard deviation and median of v[0..n); sorts v. */
+static void stats(double *v, int n, double *mean, double *sd, double *median) {
     double s = 0, s2 = 0;
     for (int i = 0; i < n; i++)
         s += v[i];
@@ -134,6 +156,80 @@ static void stats(const double *v, int n, double *mean, double *sd) {
     for (int i = 0; i < n; i++)
         s2 += (v[i] - *mean) * (v[i] - *mean);
     *sd = n > 1 ? sqrt(s2 / (n - 1)) : 0.0;
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    *median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Prints the figures of one test: mean +- sd and median on stderr, the chosen one on stdout. */
+static void report(const char *test, int n, double *v, int reps, bool median) {
+    double mean, sd, med;
+    stats(v, reps, &mean, &sd, &med);
+    fprintf(stderr, "ollama-bench: %s%d %.2f +- %.2f t/s, median %.2f t/s (%d runs)\n", test, n,
+            mean, sd, med, reps);
+    printf("%s%d %.2f\n", test, n, median ? med : mean);
+}
+
+/* Bytes one element of a tensor type takes, as a fraction (GGUF block layouts). engine.h
+ * reports type names only, so the sizes are repeated here; 0 = unknown type. */
+static double type_bytes_per_elem(const char *type) {
+    static const struct {
+        const char *name;
+        int block;     /* elements per block */
+        int block_len; /* bytes per block */
+    } types[] = {
+        {"F32", 1, 4},      {"F16", 1, 2},      {"BF16", 1, 2},     {"Q4_0", 32, 18},
+        {"Q4_1", 32, 20},   {"Q5_0", 32, 22},   {"Q5_1", 32, 24},   {"Q8_0", 32, 34},
+        {"Q8_1", 32, 36},   {"Q2_K", 256, 84},  {"Q3_K", 256, 110}, {"Q4_K", 256, 144},
+        {"Q5_K", 256, 176}, {"Q6_K", 256, 210}, {"Q8_K", 256, 292},
+    };
+    for (size_t i = 0; i < OL_ARRAY_LEN(types); i++)
+        if (strcmp(type, types[i].name) == 0) return (double)types[i].block_len / types[i].block;
+    return 0;
+}
+
+static bool tensor_is(const struct eng_tensor_info *t, const char *name) {
+    return t->name_len == strlen(name) && memcmp(t->name, name, t->name_len) == 0;
+}
+
+/* Bytes of weights one generated token reads: every tensor but the token embedding (of which
+ * one row is read), unless there is no output.weight and the embedding doubles as the output
+ * matrix (tied). Returns false when a tensor type is unknown. */
+static bool weight_bytes_per_token(const struct eng_model *m, uint64_t *bytes, bool *tied) {
+    double total = 0, embd = 0;
+    bool have_output = false;
+    bool known = true;
+    int n = eng_model_tensor_count(m);
+    for (int i = 0; i < n; i++) {
+        struct eng_tensor_info t;
+        if (!eng_model_tensor_at(m, i, &t)) continue;
+        double elems = 1;
+        for (int d = 0; d < t.n_dims; d++)
+            elems *= (double)t.ne[d];
+        double per = type_bytes_per_elem(t.type);
+        known = known && per > 0;
+        if (tensor_is(&t, "token_embd.weight"))
+            embd = elems * per;
+        else
+            total += elems * per;
+        have_output = have_output || tensor_is(&t, "output.weight");
+    }
+    *tied = !have_output;
+    *bytes = (uint64_t)(total + (*tied ? embd : 0));
+    return known;
+}
+
+/* Peak resident memory of the process so far against file + F32 KV cache + 64 MiB. */
+static void report_memory(const struct eng_model_info *info, int n_ctx) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return;
+    double mib = 1 << 20;
+    double kv = 2.0 * info->n_layer * n_ctx * (info->n_embd / info->n_head * info->n_head_kv) * 4;
+    double file = (double)info->file_size;
+    double peak = (double)ru.ru_maxrss * 1024; /* Linux reports KiB */
+    fprintf(stderr,
+            "ollama-bench: memory peak_rss_mib=%.1f bound_mib=%.1f file_mib=%.1f kv_mib=%.1f "
+            "slack_mib=64 n_ctx=%d\n",
+            peak / mib, (file + kv) / mib + 64, file / mib, kv / mib, n_ctx);
 }
 
 int main(int argc, char **argv) {
@@ -161,8 +257,15 @@ int main(int argc, char **argv) {
         (double)info.file_size / (1 << 20), info.n_embd, info.n_layer, info.n_head, info.n_head_kv,
         n_vocab, (double)(ol_time_ns() - t_load) / 1e9);
 
+    uint64_t bytes_per_token;
+    bool tied;
+    if (!weight_bytes_per_token(m, &bytes_per_token, &tied))
+        fprintf(stderr, "ollama-bench: a tensor type of unknown size: bytes_per_token is low\n");
+    fprintf(stderr, "ollama-bench: weights bytes_per_token=%llu tied=%d\n",
+            (unsigned long long)bytes_per_token, tied);
+
     struct eng_ctx_params cp = eng_ctx_default_params();
-    cp.n_ctx = o.n_prompt + o.n_gen + 16;
+    cp.n_ctx = o.n_ctx > 0 ? o.n_ctx : o.n_prompt + o.n_gen + 16;
     cp.n_batch = OL_MAX(o.n_prompt, 1);
     cp.n_threads = o.n_threads;
     if (o.kv_type >= 0) cp.kv_type = (enum eng_kv_type)o.kv_type;
@@ -203,17 +306,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ollama-bench: rep %d: pp%d %.2f t/s, tg%d %.2f t/s\n", r + 1, o.n_prompt,
                 pp[r], o.n_gen, tg[r]);
     }
-    double mean, sd;
-    if (o.n_prompt > 0) {
-        stats(pp, o.reps, &mean, &sd);
-        fprintf(stderr, "ollama-bench: pp%d %.2f +- %.2f t/s\n", o.n_prompt, mean, sd);
-        printf("pp%d %.2f\n", o.n_prompt, mean);
-    }
-    if (o.n_gen > 0) {
-        stats(tg, o.reps, &mean, &sd);
-        fprintf(stderr, "ollama-bench: tg%d %.2f +- %.2f t/s\n", o.n_gen, mean, sd);
-        printf("tg%d %.2f\n", o.n_gen, mean);
-    }
+    if (o.n_prompt > 0) report("pp", o.n_prompt, pp, o.reps, o.median);
+    if (o.n_gen > 0) report("tg", o.n_gen, tg, o.reps, o.median);
+    report_memory(&info, eng_ctx_n_ctx(c));
     rc = 0;
 out:
     free(tokens);

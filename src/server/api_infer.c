@@ -37,6 +37,9 @@ struct gen_job {
     json_t *calls_all;
     json_t *lp_all;
     json_t *lp_chunk;
+    /* the server's own work per token on the runner (JSON and stream write), for the bench */
+    int64_t token_cpu_ns;
+    int n_token_calls;
 };
 
 static void gen_job_free(struct gen_job *g) {
@@ -130,9 +133,8 @@ static bool deliver(struct gen_job *g, const struct ol_buf *content, const struc
     return emit(g, o);
 }
 
-static bool on_token(void *user, eng_token t, const char *text, size_t len,
-                     const struct eng_logprob *lp) {
-    struct gen_job *g = user;
+static bool token_deliver(struct gen_job *g, eng_token t, const char *text, size_t len,
+                          const struct eng_logprob *lp) {
     const struct eng_model *m = sched_inst_model(g->inst);
     if (lp && g->logprobs && t >= 0) {
         json_t *e = logprob_entry(m, t, lp->logprob);
@@ -158,6 +160,18 @@ static bool on_token(void *user, eng_token t, const char *text, size_t len,
     ol_buf_free(&content);
     ol_buf_free(&thinking);
     json_decref(calls);
+    return ok;
+}
+
+/* The engine's token callback: delivers the token and adds the CPU time it took (two clock
+ * reads; CPU rather than wall time, so that being preempted does not count as work). */
+static bool on_token(void *user, eng_token t, const char *text, size_t len,
+                     const struct eng_logprob *lp) {
+    struct gen_job *g = user;
+    int64_t t0 = srv_thread_cpu_ns();
+    bool ok = token_deliver(g, t, text, len, lp);
+    g->token_cpu_ns += srv_thread_cpu_ns() - t0;
+    g->n_token_calls++;
     return ok;
 }
 
@@ -215,6 +229,9 @@ static void gen_run(struct srv_job *job, struct srv_inst *inst, struct eng_seq *
         if (g->logprobs && json_array_size(lps)) json_object_set(o, "logprobs", lps);
         emit(g, o);
     }
+    /* bench/serve reads this line (and the connection's "stream:" line after it) */
+    ol_log(OL_LOG_DEBUG, "generate: eval_count=%d token_calls=%d token_cpu_ns=%lld",
+           stats.gen_tokens, g->n_token_calls, (long long)g->token_cpu_ns);
     srv_stream_close(g->st);
     sched_release(g->s->sched, g->inst, g->keep_alive_ns);
     gen_job_free(g);

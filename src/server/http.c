@@ -109,18 +109,45 @@ void http_reply_empty(struct srv_http *h, int status) {
     queue(h, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
 }
 
+/* A streamed response: its stream and what sending it cost the connection thread. */
+struct stream_reply {
+    struct srv_stream *st;
+    int64_t cpu0_ns; /* the thread's CPU clock at the first read */
+    uint64_t bytes;
+    int n_reads;
+};
+
+/* Runs on the connection's thread, which then sends what it returns. The CPU time from the
+ * first read to the end (waiting costs none) is the server's sending work, logged at debug
+ * level for bench/serve. */
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
-    size_t n = srv_stream_read(cls, buf, max);
-    return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+    struct stream_reply *r = cls;
+    if (r->n_reads++ == 0) r->cpu0_ns = srv_thread_cpu_ns();
+    size_t n = srv_stream_read(r->st, buf, max);
+    r->bytes += n;
+    if (n) return (ssize_t)n;
+    ol_log(OL_LOG_DEBUG, "stream: bytes=%llu reads=%d send_cpu_ns=%lld",
+           (unsigned long long)r->bytes, r->n_reads, (long long)(srv_thread_cpu_ns() - r->cpu0_ns));
+    return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-static void stream_free(void *cls) { srv_stream_abandon(cls); }
+static void stream_free(void *cls) {
+    struct stream_reply *r = cls;
+    srv_stream_abandon(r->st);
+    free(r);
+}
 
 void http_reply_stream(struct srv_http *h, struct srv_stream *st) {
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, st, stream_free);
+    struct stream_reply *sr = calloc(1, sizeof(*sr));
+    struct MHD_Response *r = NULL;
+    if (sr) {
+        sr->st = st;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader, sr,
+                                              stream_free);
+    }
     if (!r) {
+        free(sr);
         srv_stream_abandon(st);
         h->result = MHD_NO;
         h->replied = true;

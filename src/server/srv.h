@@ -57,7 +57,8 @@ void srv_stream_set_status(struct srv_stream *s, int status);
 int srv_stream_status(struct srv_stream *s);
 
 /* ---- time and durations ---- */
-int64_t srv_now_ns(void); /* wall clock, ns since the epoch */
+int64_t srv_now_ns(void);        /* wall clock, ns since the epoch */
+int64_t srv_thread_cpu_ns(void); /* CPU time of the calling thread (for the bench's figures) */
 /* RFC 3339 with nanoseconds, trailing zeros trimmed; utc: 'Z', else local offset. */
 void srv_time_format(int64_t ns, bool utc, char *buf, size_t cap);
 /* The same from seconds and nanoseconds (for times beyond int64 ns, e.g. "forever"). */

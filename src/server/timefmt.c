@@ -14,6 +14,12 @@ int64_t srv_now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+int64_t srv_thread_cpu_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 void srv_time_format(int64_t ns, bool utc, char *buf, size_t cap) {
     int64_t sec = ns / 1000000000LL;
     long frac = (long)(ns % 1000000000LL);
