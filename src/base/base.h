@@ -90,6 +90,12 @@ int ol_file_read(const char *path, size_t max_len, char **out, size_t *len, stru
 /* Writes data to path atomically: unique temp file ".tmp-*" in the same folder (mode 0644),
  * fsync, rename, fsync of the folder. */
 int ol_file_write_atomic(const char *path, const void *data, size_t len, struct ol_err *err);
+/* The same in two steps, for writers that stream: begin creates the temp file beside path and
+ * returns its fd (>= 0, *tmp gets its name) or a negative code; end takes the fd and the name
+ * and, when ok, fsyncs, renames over path and fsyncs the folder, else removes the temp file.
+ * end returns 0 or a negative code (OL_EIO also when !ok) and frees *tmp. */
+int ol_file_atomic_begin(const char *path, char **tmp, struct ol_err *err);
+int ol_file_atomic_end(int fd, char *tmp, const char *path, bool ok, struct ol_err *err);
 /* write() until all len bytes are out (retrying EINTR and short writes); 0, or -1 with errno. */
 int ol_write_all(int fd, const void *data, size_t len);
 /* fsync of the folder holding path (makes a rename or create in it durable). */

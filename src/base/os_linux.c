@@ -126,35 +126,52 @@ void ol_fsync_dir_of(const char *path) {
     free(dir);
 }
 
-int ol_file_write_atomic(const char *path, const void *data, size_t len, struct ol_err *err) {
+int ol_file_atomic_begin(const char *path, char **tmp_out, struct ol_err *err) {
     /* The temp file is unique (mkostemp), so threads writing the same path never clash;
      * a crash leaves at most a ".tmp-*" file beside it, never a half-written target. */
+    *tmp_out = NULL;
     const char *slash = strrchr(path, '/');
     size_t dlen = slash ? (size_t)(slash - path) : 1;
     char *tmp = malloc(dlen + 16);
     if (!tmp) return ol_err_set(err, OL_ENOMEM, "out of memory");
     memcpy(tmp, slash ? path : ".", dlen);
     memcpy(tmp + dlen, "/.tmp-XXXXXX", 13);
-    int rc = 0;
     int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        rc = ol_err_sys(err, OL_EIO, "create %s", tmp);
-        goto out_free;
+    if (fd < 0 || fchmod(fd, 0644) < 0) {
+        int rc = ol_err_sys(err, OL_EIO, "create %s", tmp);
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        free(tmp);
+        return rc;
     }
-    if (fchmod(fd, 0644) < 0 || ol_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    *tmp_out = tmp;
+    return fd;
+}
+
+int ol_file_atomic_end(int fd, char *tmp, const char *path, bool ok, struct ol_err *err) {
+    int rc = 0;
+    if (!ok || fsync(fd) < 0) {
         rc = ol_err_sys(err, OL_EIO, "write %s", tmp);
         close(fd);
         unlink(tmp);
-        goto out_free;
+    } else {
+        close(fd);
+        if (rename(tmp, path) < 0) {
+            rc = ol_err_sys(err, OL_EIO, "rename %s", path);
+            unlink(tmp);
+        } else {
+            ol_fsync_dir_of(path);
+        }
     }
-    close(fd);
-    if (rename(tmp, path) < 0) {
-        rc = ol_err_sys(err, OL_EIO, "rename %s", path);
-        unlink(tmp);
-        goto out_free;
-    }
-    ol_fsync_dir_of(path);
-out_free:
     free(tmp);
     return rc;
+}
+
+int ol_file_write_atomic(const char *path, const void *data, size_t len, struct ol_err *err) {
+    char *tmp;
+    int fd = ol_file_atomic_begin(path, &tmp, err);
+    if (fd < 0) return fd;
+    return ol_file_atomic_end(fd, tmp, path, ol_write_all(fd, data, len) == 0, err);
 }

@@ -239,12 +239,11 @@ int gguf_writer_write(struct gguf_writer *w, const char *path, struct ol_err *er
         ol_buf_free(&h);
         return ol_err_set(err, OL_ENOMEM, "out of memory writing GGUF");
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
+    char *tmp;
     int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ol_file_atomic_begin(path, &tmp, err);
     if (fd < 0) {
-        rc = ol_err_sys(err, OL_EIO, "create %s", tmp);
+        rc = fd;
         goto out;
     }
     uint64_t pos = h.len;
@@ -265,17 +264,7 @@ int gguf_writer_write(struct gguf_writer *w, const char *path, struct ol_err *er
         ok = ol_write_all(fd, zeros, (size_t)n) == 0;
         pos += n;
     }
-    if (!ok || fsync(fd) < 0) {
-        rc = ol_err_sys(err, OL_EIO, "write %s", tmp);
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    close(fd);
-    if (rename(tmp, path) < 0) {
-        rc = ol_err_sys(err, OL_EIO, "rename %s", path);
-        unlink(tmp);
-    }
+    rc = ol_file_atomic_end(fd, tmp, path, ok, err);
 out:
     free(offsets);
     ol_buf_free(&h);
