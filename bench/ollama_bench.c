@@ -169,61 +169,37 @@ static void report(const char *test, int n, double *v, int reps, bool median) {
     printf("%s%d %.2f\n", test, n, median ? med : mean);
 }
 
-/* Bytes one element of a tensor type takes, as a fraction (GGUF block layouts). engine.h
- * reports type names only, so the sizes are repeated here; 0 = unknown type. */
-static double type_bytes_per_elem(const char *type) {
-    static const struct {
-        const char *name;
-        int block;     /* elements per block */
-        int block_len; /* bytes per block */
-    } types[] = {
-        {"F32", 1, 4},      {"F16", 1, 2},      {"BF16", 1, 2},     {"Q4_0", 32, 18},
-        {"Q4_1", 32, 20},   {"Q5_0", 32, 22},   {"Q5_1", 32, 24},   {"Q8_0", 32, 34},
-        {"Q8_1", 32, 36},   {"Q2_K", 256, 84},  {"Q3_K", 256, 110}, {"Q4_K", 256, 144},
-        {"Q5_K", 256, 176}, {"Q6_K", 256, 210}, {"Q8_K", 256, 292},
-    };
-    for (size_t i = 0; i < OL_ARRAY_LEN(types); i++)
-        if (strcmp(type, types[i].name) == 0) return (double)types[i].block_len / types[i].block;
-    return 0;
-}
-
 static bool tensor_is(const struct eng_tensor_info *t, const char *name) {
     return t->name_len == strlen(name) && memcmp(t->name, name, t->name_len) == 0;
 }
 
 /* Bytes of weights one generated token reads: every tensor but the token embedding (of which
  * one row is read), unless there is no output.weight and the embedding doubles as the output
- * matrix (tied). Returns false when a tensor type is unknown. */
-static bool weight_bytes_per_token(const struct eng_model *m, uint64_t *bytes, bool *tied) {
-    double total = 0, embd = 0;
+ * matrix (tied). */
+static void weight_bytes_per_token(const struct eng_model *m, uint64_t *bytes, bool *tied) {
+    uint64_t total = 0, embd = 0;
     bool have_output = false;
-    bool known = true;
     int n = eng_model_tensor_count(m);
     for (int i = 0; i < n; i++) {
         struct eng_tensor_info t;
         if (!eng_model_tensor_at(m, i, &t)) continue;
-        double elems = 1;
-        for (int d = 0; d < t.n_dims; d++)
-            elems *= (double)t.ne[d];
-        double per = type_bytes_per_elem(t.type);
-        known = known && per > 0;
         if (tensor_is(&t, "token_embd.weight"))
-            embd = elems * per;
+            embd = t.size;
         else
-            total += elems * per;
+            total += t.size;
         have_output = have_output || tensor_is(&t, "output.weight");
     }
     *tied = !have_output;
-    *bytes = (uint64_t)(total + (*tied ? embd : 0));
-    return known;
+    *bytes = total + (*tied ? embd : 0);
 }
 
-/* Peak resident memory of the process so far against file + F32 KV cache + 64 MiB. */
-static void report_memory(const struct eng_model_info *info, int n_ctx) {
+/* Peak resident memory of the process so far against file + KV cache + 64 MiB. */
+static void report_memory(const struct eng_model_info *info, const struct eng_ctx *c) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return;
     double mib = 1 << 20;
-    double kv = 2.0 * info->n_layer * n_ctx * (info->n_embd / info->n_head * info->n_head_kv) * 4;
+    double kv = (double)eng_ctx_kv_bytes(c);
+    int n_ctx = eng_ctx_n_ctx(c);
     double file = (double)info->file_size;
     double peak = (double)ru.ru_maxrss * 1024; /* Linux reports KiB */
     fprintf(stderr,
@@ -259,8 +235,7 @@ int main(int argc, char **argv) {
 
     uint64_t bytes_per_token;
     bool tied;
-    if (!weight_bytes_per_token(m, &bytes_per_token, &tied))
-        fprintf(stderr, "ollama-bench: a tensor type of unknown size: bytes_per_token is low\n");
+    weight_bytes_per_token(m, &bytes_per_token, &tied);
     fprintf(stderr, "ollama-bench: weights bytes_per_token=%llu tied=%d\n",
             (unsigned long long)bytes_per_token, tied);
 
@@ -308,7 +283,7 @@ int main(int argc, char **argv) {
     }
     if (o.n_prompt > 0) report("pp", o.n_prompt, pp, o.reps, o.median);
     if (o.n_gen > 0) report("tg", o.n_gen, tg, o.reps, o.median);
-    report_memory(&info, eng_ctx_n_ctx(c));
+    report_memory(&info, c);
     rc = 0;
 out:
     free(tokens);

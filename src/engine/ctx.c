@@ -153,6 +153,12 @@ void eng_ctx_free(struct eng_ctx *c) {
 
 int eng_ctx_n_ctx(const struct eng_ctx *c) { return c->n_ctx; }
 
+size_t eng_ctx_kv_bytes(const struct eng_ctx *c) {
+    /* the sizes were checked for overflow when the caches were allocated */
+    return 2 * (size_t)c->m->hp.n_layer * (size_t)c->n_seq * (size_t)c->n_ctx * (size_t)c->kv_dim *
+           sizeof(float);
+}
+
 const struct eng_model *eng_ctx_model(const struct eng_ctx *c) { return c->m; }
 
 void eng_ctx_cancel(struct eng_ctx *c) { atomic_store(&c->cancel, true); }

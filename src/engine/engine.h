@@ -86,6 +86,7 @@ struct eng_tensor_info {
     const char *type; /* "Q4_K", ... */
     int n_dims;
     int64_t ne[4]; /* dimension 0 first */
+    uint64_t size; /* bytes of its data in the file */
 };
 int eng_model_tensor_count(const struct eng_model *m);
 bool eng_model_tensor_at(const struct eng_model *m, int i, struct eng_tensor_info *out);
@@ -127,6 +128,7 @@ struct eng_ctx *eng_ctx_new(const struct eng_model *m, const struct eng_ctx_para
                             struct ol_err *err);
 void eng_ctx_free(struct eng_ctx *c);
 int eng_ctx_n_ctx(const struct eng_ctx *c);
+size_t eng_ctx_kv_bytes(const struct eng_ctx *c); /* K and V caches of every sequence */
 const struct eng_model *eng_ctx_model(const struct eng_ctx *c);
 
 struct eng_batch {

@@ -395,5 +395,6 @@ bool eng_model_tensor_at(const struct eng_model *m, int i, struct eng_tensor_inf
     out->n_dims = (int)t->n_dims;
     for (int d = 0; d < 4; d++)
         out->ne[d] = t->ne[d];
+    out->size = t->size;
     return true;
 }
