@@ -84,11 +84,11 @@ static void mm_quantize(int ith, int nth, void *arg) {
     }
 }
 
-/* A batch works on blocks of MM_ROW_TILES tiles of rows of one weight matrix (64 rows for
- * 4-row tiles), kept hot in L2 while every token passes over them; the tile the kernels
- * compute at once is MM_TILE_ROWS x MM_TILE_TOKENS unless they ask for another shape (Q_TILE_MAX
- * at most). Blocks of up to 384 KiB of weights measured the same (F16 pp512 72-76 vs 71-74). One
- * token works on chunks of MM_GEN_CHUNK_ROWS rows. */
+/* Work is handed out in chunks of rows of one weight matrix. A batch's chunk is MM_ROW_TILES
+ * tiles of rows (64 rows for 4-row tiles), kept hot in L2 while every token passes over them
+ * (chunks of up to 384 KiB of weights measured the same: F16 pp512 72-76 vs 71-74); one token's
+ * chunk is MM_GEN_CHUNK_ROWS rows. The tile the kernels compute at once is MM_TILE_ROWS x
+ * MM_TILE_TOKENS unless they ask for another shape (Q_TILE_MAX at most). */
 #define MM_ROW_TILES 16
 #define MM_TILE_ROWS 4
 #define MM_TILE_TOKENS 4
@@ -105,6 +105,8 @@ static int mm_tile_rows(const struct mm_job *j, int m) {
     return k->tile_rows[type] ? k->tile_rows[type] : MM_TILE_ROWS;
 }
 
+/* Rows [r0, r1) of w[m] (one chunk) against every token of the job: rows outer, tokens inner,
+ * so a batch reads this block of weights from memory once. */
 static void mm_dot_rows(const struct mm_job *j, int m, long r0, long r1) {
     const struct tensor *w = j->w[m];
     int vt = (int)q_type_info(w->type)->vec_dot_type;
@@ -113,31 +115,25 @@ static void mm_dot_rows(const struct mm_job *j, int m, long r0, long r1) {
     size_t ne1 = (size_t)w->ne1;
     int nr_max = mm_tile_rows(j, m);
     int nt_max = k->tile_tokens[w->type] ? k->tile_tokens[w->type] : MM_TILE_TOKENS;
-    long row_block = (long)nr_max * MM_ROW_TILES;
-    /* Row blocks outer, tokens inner: a block of weights is read from memory once per batch. */
-    for (long rb = r0; rb < r1; rb += row_block) {
-        long re = OL_MIN(rb + row_block, r1);
-        for (int t0 = 0; t0 < j->T; t0 += nt_max) {
-            int nt = OL_MIN(nt_max, j->T - t0);
-            const void *xs[Q_TILE_MAX];
-            for (int t = 0; t < nt; t++)
-                xs[t] = mm_xrow(j, vt, t0 + t);
-            float *y = j->y[m] + (size_t)t0 * ne1;
-            for (long r = rb; r < re; r += nr_max) {
-                int nr = (int)OL_MIN(nr_max, re - r);
-                const uint8_t *wr = w->data + (size_t)r * w->row_size;
-                if (tile)
-                    tile(j->n_in, nr, nt, y + r, ne1, wr, w->row_size, xs);
-                else
-                    q_vec_dot_tile_ref(k, w->type, j->n_in, nr, nt, y + r, ne1, wr, w->row_size,
-                                       xs);
-            }
+    for (int t0 = 0; t0 < j->T; t0 += nt_max) {
+        int nt = OL_MIN(nt_max, j->T - t0);
+        const void *xs[Q_TILE_MAX];
+        for (int t = 0; t < nt; t++)
+            xs[t] = mm_xrow(j, vt, t0 + t);
+        float *y = j->y[m] + (size_t)t0 * ne1;
+        for (long r = r0; r < r1; r += nr_max) {
+            int nr = (int)OL_MIN(nr_max, r1 - r);
+            const uint8_t *wr = w->data + (size_t)r * w->row_size;
+            if (tile)
+                tile(j->n_in, nr, nt, y + r, ne1, wr, w->row_size, xs);
+            else
+                q_vec_dot_tile_ref(k, w->type, j->n_in, nr, nt, y + r, ne1, wr, w->row_size, xs);
         }
-        if (!j->bias[m]) continue;
-        for (int t = 0; t < j->T; t++)
-            for (long r = rb; r < re; r++)
-                j->y[m][(size_t)t * ne1 + (size_t)r] += j->bias[m][r];
     }
+    if (!j->bias[m]) return;
+    for (int t = 0; t < j->T; t++)
+        for (long r = r0; r < r1; r++)
+            j->y[m][(size_t)t * ne1 + (size_t)r] += j->bias[m][r];
 }
 
 /* Workers take chunks of rows from a shared counter rather than fixed shares, so that a worker
@@ -168,7 +164,6 @@ static void mm_run(struct mm_job *j) {
     j->n_chunks = 0;
     for (int m = 0; m < j->n_mats; m++) {
         need_q = need_q || q_type_info(j->w[m]->type)->vec_dot_type != Q_TYPE_F32;
-        /* a chunk is one row block of a batch, or enough rows to be worth a counter update */
         j->chunk_rows[m] = j->T == 1 ? MM_GEN_CHUNK_ROWS : (long)mm_tile_rows(j, m) * MM_ROW_TILES;
         j->n_chunks += (j->w[m]->ne1 + j->chunk_rows[m] - 1) / j->chunk_rows[m];
     }
