@@ -38,6 +38,7 @@ struct gen_job {
     json_t *lp_all;
     json_t *lp_chunk;
     /* the server's own work per token on the runner (JSON and stream write), for the bench */
+    bool timed; /* debug logging on: measure token_cpu_ns */
     int64_t token_cpu_ns;
     int n_token_calls;
 };
@@ -163,15 +164,17 @@ static bool token_deliver(struct gen_job *g, eng_token t, const char *text, size
     return ok;
 }
 
-/* The engine's token callback: delivers the token and adds the CPU time it took (two clock
- * reads; CPU rather than wall time, so that being preempted does not count as work). */
+/* The engine's token callback: delivers the token and, when debug logging is on, adds the CPU
+ * time it took (two clock reads, system calls; CPU rather than wall time, so that being
+ * preempted does not count as work). */
 static bool on_token(void *user, eng_token t, const char *text, size_t len,
                      const struct eng_logprob *lp) {
     struct gen_job *g = user;
+    g->n_token_calls++;
+    if (!g->timed) return token_deliver(g, t, text, len, lp);
     int64_t t0 = srv_thread_cpu_ns();
     bool ok = token_deliver(g, t, text, len, lp);
     g->token_cpu_ns += srv_thread_cpu_ns() - t0;
-    g->n_token_calls++;
     return ok;
 }
 
@@ -186,6 +189,7 @@ static void gen_run(struct srv_job *job, struct srv_inst *inst, struct eng_seq *
     struct eng_gen_stats stats = {0};
     g->opts.seq.logprobs = g->logprobs;
     g->opts.seq.n_logprobs = g->top_logprobs;
+    g->timed = ol_log_debug_enabled();
     int rc = eng_seq_generate(seq, g->tokens, g->n_tokens, &g->opts.seq, on_token, g, &stats, &err);
     if (rc < 0) {
         if (!g->stream) srv_stream_set_status(g->st, err.code == OL_EINVAL ? 400 : 500);
