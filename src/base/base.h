@@ -115,6 +115,10 @@ int ol_utf8_len(uint8_t c);
 /* Number of bytes at the end of s[0..len) that form an incomplete (but so far valid) UTF-8
  * sequence, 0..3. Used to hold back partial characters when streaming text. */
 size_t ol_utf8_incomplete_tail(const char *s, size_t len);
+/* Decodes the sequence at s[0..len): its length (1..4) with *cp set, or 0 when it is not a
+ * valid sequence (bad lead or continuation byte, overlong form, surrogate, past U+10FFFF, or
+ * cut off by len). */
+int ol_utf8_decode(const char *s, size_t len, uint32_t *cp);
 /* true when s[0..len) is valid UTF-8. */
 bool ol_utf8_is_valid(const char *s, size_t len);
 

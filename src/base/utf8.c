@@ -22,25 +22,34 @@ size_t ol_utf8_incomplete_tail(const char *s, size_t len) {
     return 0;
 }
 
-bool ol_utf8_is_valid(const char *s, size_t len) {
+int ol_utf8_decode(const char *s, size_t len, uint32_t *cp) {
     const uint8_t *p = (const uint8_t *)s;
+    if (len == 0) return 0;
+    uint8_t c = p[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    int n = ol_utf8_len(c);
+    if (n == 1 || (size_t)n > len) return 0;
+    uint32_t v = c & (0x7F >> n);
+    for (int k = 1; k < n; k++) {
+        if ((p[k] & 0xC0) != 0x80) return 0;
+        v = (v << 6) | (p[k] & 0x3F);
+    }
+    if ((n == 2 && v < 0x80) || (n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF ||
+        (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+bool ol_utf8_is_valid(const char *s, size_t len) {
     size_t i = 0;
     while (i < len) {
-        uint8_t c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        int n = ol_utf8_len(c);
-        if (n == 1 || i + (size_t)n > len) return false;
-        uint32_t cp = c & (0x7F >> n);
-        for (int k = 1; k < n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
+        uint32_t cp;
+        int n = ol_utf8_decode(s + i, len - i, &cp);
+        if (n == 0) return false;
         i += (size_t)n;
     }
     return true;

@@ -83,24 +83,10 @@ void http_reply_json(struct srv_http *h, int status, const char *json) {
     http_reply_text(h, status, "application/json; charset=utf-8", json);
 }
 
-/* Writes s as a JSON string literal into b. */
-static void json_quote(struct ol_buf *b, const char *s) {
-    ol_buf_puts(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            ol_buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&')
-            ol_buf_printf(b, "\\u%04x", *p);
-        else
-            ol_buf_append(b, p, 1);
-    }
-    ol_buf_puts(b, "\"");
-}
-
 void http_reply_error(struct srv_http *h, int status, const char *msg) {
     struct ol_buf b = {0};
     ol_buf_puts(&b, "{\"error\":");
-    json_quote(&b, msg);
+    srv_json_quote(&b, msg, strlen(msg));
     ol_buf_puts(&b, "}");
     http_reply_json(h, status, b.data ? b.data : "{\"error\":\"out of memory\"}");
     ol_buf_free(&b);

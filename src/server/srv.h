@@ -56,6 +56,13 @@ bool srv_stream_is_abandoned(struct srv_stream *s);
 void srv_stream_set_status(struct srv_stream *s, int status);
 int srv_stream_status(struct srv_stream *s);
 
+/* ---- JSON written by hand ---- */
+
+/* Appends s[0..n) as a JSON string literal, byte for byte as Go's encoding/json writes it:
+ * \n \r \t \b \f short forms, other control bytes and < > & as \u00XX, U+2028/U+2029
+ * escaped, each byte of invalid UTF-8 as \ufffd. 0 or OL_ENOMEM. */
+int srv_json_quote(struct ol_buf *b, const char *s, size_t n);
+
 /* ---- time and durations ---- */
 int64_t srv_now_ns(void);        /* wall clock, ns since the epoch */
 int64_t srv_thread_cpu_ns(void); /* CPU time of the calling thread (for the bench's figures) */
