@@ -1,5 +1,6 @@
-/* Server helpers: Go durations (keep_alive, OLLAMA_KEEP_ALIVE), RFC 3339 timestamps, the
- * OLLAMA_HOST bind address, and the NDJSON stream queue. */
+/* Server helpers: Go durations (keep_alive, OLLAMA_KEEP_ALIVE), RFC 3339 timestamps, JSON
+ * strings as Go writes them, the OLLAMA_HOST bind address, and the NDJSON stream queue. */
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -33,6 +34,45 @@ static void test_time_format(void) {
     CHECK(strcmp(b, "2023-08-04T19:22:45.499127Z") == 0);
     srv_time_format(1691176965000000000LL, true, b, sizeof(b));
     CHECK(strcmp(b, "2023-08-04T19:22:45Z") == 0);
+    /* the same second again (its text is kept), then the next one */
+    srv_time_format(1691176965000000001LL, true, b, sizeof(b));
+    CHECK(strcmp(b, "2023-08-04T19:22:45.000000001Z") == 0);
+    srv_time_format(1691176966120000000LL, true, b, sizeof(b));
+    CHECK(strcmp(b, "2023-08-04T19:22:46.12Z") == 0);
+    srv_time_format(-1, true, b, sizeof(b)); /* before the epoch: the fraction borrows */
+    CHECK(strcmp(b, "1969-12-31T23:59:59.999999999Z") == 0);
+    char small[12];
+    srv_time_format(1691176965499127000LL, true, small, sizeof(small));
+    CHECK(strcmp(small, "2023-08-04T") == 0); /* cut, still terminated */
+}
+
+/* Appends s[0..n) quoted and compares with what Go's json.Marshal gives for the same bytes. */
+static void check_quote(const char *s, size_t n, const char *want) {
+    struct ol_buf b = {0};
+    ol_buf_puts(&b, "x");
+    CHECK_EQ(srv_json_quote(&b, s, n), 0);
+    CHECK(b.data && strcmp(b.data + 1, want) == 0);
+    if (b.data && strcmp(b.data + 1, want) != 0)
+        fprintf(stderr, "  got %s want %s\n", b.data + 1, want);
+    CHECK_EQ(b.len, strlen(want) + 1);
+    ol_buf_free(&b);
+}
+
+static void test_json_quote(void) {
+    check_quote("", 0, "\"\"");
+    check_quote("a\"b\\c/", 6, "\"a\\\"b\\\\c/\"");
+    check_quote("\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\"");
+    check_quote("\x01\x1f\x7f", 3, "\"\\u0001\\u001f\x7f\"");
+    check_quote("a\0b", 3, "\"a\\u0000b\"");
+    check_quote("<b>&", 4, "\"\\u003cb\\u003e\\u0026\"");
+    check_quote("caf\xc3\xa9 \xf0\x9f\x98\x80", 10, "\"caf\xc3\xa9 \xf0\x9f\x98\x80\"");
+    check_quote("\xe2\x80\xa8\xe2\x80\xa9", 6, "\"\\u2028\\u2029\"");
+    /* invalid UTF-8: one U+FFFD per byte that does not start a valid sequence */
+    check_quote("\xff", 1, "\"\\ufffd\"");
+    check_quote("a\xe2\x82", 3, "\"a\\ufffd\\ufffd\"");                     /* cut short */
+    check_quote("\xc0\xaf", 2, "\"\\ufffd\\ufffd\"");                       /* overlong */
+    check_quote("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"");            /* surrogate */
+    check_quote("\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
 }
 
 static void test_host(void) {
@@ -81,6 +121,7 @@ static void test_stream(void) {
 int main(void) {
     test_durations();
     test_time_format();
+    test_json_quote();
     test_host();
     test_stream();
     return check_exit("test_server_util");

@@ -37,9 +37,10 @@ struct gen_job {
     json_t *calls_all;
     json_t *lp_all;
     json_t *lp_chunk;
+    struct ol_buf chunk; /* the streamed text chunk, reused */
     /* the server's own work per token on the runner (JSON and stream write), for the bench */
-    bool timed; /* debug logging on: measure token_cpu_ns */
-    int64_t token_cpu_ns;
+    bool timed; /* debug logging on: measure token_ns */
+    int64_t token_ns;
     int n_token_calls;
 };
 
@@ -49,6 +50,7 @@ static void gen_job_free(struct gen_job *g) {
     srv_opts_free(&g->opts);
     ol_buf_free(&g->text);
     ol_buf_free(&g->thinking);
+    ol_buf_free(&g->chunk);
     outp_free(g->op);
     json_decref(g->calls_all);
     json_decref(g->lp_all);
@@ -110,6 +112,28 @@ static json_t *logprob_entry(const struct eng_model *m, eng_token t, float lp) {
     return o;
 }
 
+/* The streamed chunk of text and thinking without tool calls or logprobs, that is, of nearly
+ * every token, written by hand into a buffer the job keeps: no allocation per token, and the
+ * bytes Ollama's Go encoder sends (jansson would not escape <, > and &). */
+static bool emit_text(struct gen_job *g, const char *text, size_t len, const char *thinking,
+                      size_t thinking_len) {
+    char ts[64];
+    srv_time_format(srv_now_ns(), true, ts, sizeof(ts));
+    struct ol_buf *b = &g->chunk;
+    b->len = 0;
+    bool ok = ol_buf_puts(b, "{\"model\":") == 0 &&
+              srv_json_quote(b, g->model, strlen(g->model)) == 0 &&
+              ol_buf_puts(b, ",\"created_at\":\"") == 0 && ol_buf_puts(b, ts) == 0 &&
+              ol_buf_puts(b, g->chat ? "\",\"message\":{\"role\":\"assistant\",\"content\":"
+                                     : "\",\"response\":") == 0 &&
+              srv_json_quote(b, text, len) == 0;
+    if (ok && thinking_len)
+        ok =
+            ol_buf_puts(b, ",\"thinking\":") == 0 && srv_json_quote(b, thinking, thinking_len) == 0;
+    if (ok) ok = ol_buf_puts(b, g->chat ? "},\"done\":false}\n" : ",\"done\":false}\n") == 0;
+    return ok && srv_stream_write(g->st, b->data, b->len);
+}
+
 /* Streams (or accumulates) decided output; true while the client is there. */
 static bool deliver(struct gen_job *g, const struct ol_buf *content, const struct ol_buf *thinking,
                     json_t *calls, bool force) {
@@ -119,9 +143,12 @@ static bool deliver(struct gen_job *g, const struct ol_buf *content, const struc
         json_array_extend(g->calls_all, calls);
         return !srv_stream_is_abandoned(g->st);
     }
-    if (!force && content->len == 0 && thinking->len == 0 && json_array_size(calls) == 0 &&
-        json_array_size(g->lp_chunk) == 0)
+    bool plain = json_array_size(calls) == 0 && json_array_size(g->lp_chunk) == 0;
+    if (!force && content->len == 0 && thinking->len == 0 && plain)
         return !srv_stream_is_abandoned(g->st);
+    if (plain)
+        return emit_text(g, content->data ? content->data : "", content->len, thinking->data,
+                         thinking->len);
     json_t *o = chunk_base(g);
     set_output(o, g, content->data ? content->data : "", content->len, thinking->data,
                thinking->len, calls);
@@ -136,6 +163,8 @@ static bool deliver(struct gen_job *g, const struct ol_buf *content, const struc
 
 static bool token_deliver(struct gen_job *g, eng_token t, const char *text, size_t len,
                           const struct eng_logprob *lp) {
+    if (g->stream && !g->op && !g->logprobs) /* text passes through */
+        return len ? emit_text(g, text, len, NULL, 0) : !srv_stream_is_abandoned(g->st);
     const struct eng_model *m = sched_inst_model(g->inst);
     if (lp && g->logprobs && t >= 0) {
         json_t *e = logprob_entry(m, t, lp->logprob);
@@ -164,17 +193,18 @@ static bool token_deliver(struct gen_job *g, eng_token t, const char *text, size
     return ok;
 }
 
-/* The engine's token callback: delivers the token and, when debug logging is on, adds the CPU
- * time it took (two clock reads, system calls; CPU rather than wall time, so that being
- * preempted does not count as work). */
+/* The engine's token callback: delivers the token and, when debug logging is on, adds the
+ * time it took. Wall time on the monotonic clock (no system call): it is what delays the next
+ * token, and a CPU-time clock read is a system call, whose return lets a woken thread preempt
+ * the runner right there. */
 static bool on_token(void *user, eng_token t, const char *text, size_t len,
                      const struct eng_logprob *lp) {
     struct gen_job *g = user;
     g->n_token_calls++;
     if (!g->timed) return token_deliver(g, t, text, len, lp);
-    int64_t t0 = srv_thread_cpu_ns();
+    int64_t t0 = ol_time_ns();
     bool ok = token_deliver(g, t, text, len, lp);
-    g->token_cpu_ns += srv_thread_cpu_ns() - t0;
+    g->token_ns += ol_time_ns() - t0;
     return ok;
 }
 
@@ -234,8 +264,8 @@ static void gen_run(struct srv_job *job, struct srv_inst *inst, struct eng_seq *
         emit(g, o);
     }
     /* bench/serve reads this line (and the connection's "stream:" line after it) */
-    ol_log(OL_LOG_DEBUG, "generate: eval_count=%d token_calls=%d token_cpu_ns=%lld",
-           stats.gen_tokens, g->n_token_calls, (long long)g->token_cpu_ns);
+    ol_log(OL_LOG_DEBUG, "generate: eval_count=%d token_calls=%d token_ns=%lld", stats.gen_tokens,
+           g->n_token_calls, (long long)g->token_ns);
     srv_stream_close(g->st);
     sched_release(g->s->sched, g->inst, g->keep_alive_ns);
     gen_job_free(g);

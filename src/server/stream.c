@@ -47,9 +47,11 @@ bool srv_stream_write(struct srv_stream *s, const char *data, size_t len) {
             s->off = 0;
         }
         ok = ol_buf_append(&s->buf, data, len) == 0;
-        pthread_cond_broadcast(&s->cv);
     }
     pthread_mutex_unlock(&s->mu);
+    /* After unlocking (the producer's reference keeps s alive): woken under the lock, the
+     * reader would block on the mutex at once and cost two more system calls per token. */
+    if (ok) pthread_cond_broadcast(&s->cv);
     return ok;
 }
 

@@ -30,30 +30,60 @@ void srv_time_format(int64_t ns, bool utc, char *buf, size_t cap) {
     srv_time_format_s(sec, frac, utc, buf, cap);
 }
 
+/* Appends s to buf[*n..cap), always leaving it NUL-terminated. */
+static void put(char *buf, size_t cap, size_t *n, const char *s, size_t len) {
+    if (*n >= cap) return;
+    size_t room = cap - 1 - *n;
+    if (len > room) len = room;
+    memcpy(buf + *n, s, len);
+    *n += len;
+    buf[*n] = 0;
+}
+
 void srv_time_format_s(int64_t secs, long frac, bool utc, char *buf, size_t cap) {
-    time_t sec = (time_t)secs;
-    struct tm tm;
-    if (utc)
-        gmtime_r(&sec, &tm);
-    else
-        localtime_r(&sec, &tm);
-    char date[32], fs[16] = "", zone[40];
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (frac) {
-        snprintf(fs, sizeof(fs), ".%09ld", frac);
-        size_t n = strlen(fs);
-        while (n > 1 && fs[n - 1] == '0')
-            fs[--n] = 0;
+    /* Date and zone change once a second, and each streamed token is stamped: a thread keeps
+     * the last second's text, so a token costs only its fraction. */
+    static _Thread_local struct {
+        bool valid, utc;
+        int64_t sec;
+        char date[32], zone[16];
+    } c;
+    if (!c.valid || c.sec != secs || c.utc != utc) {
+        time_t sec = (time_t)secs;
+        struct tm tm;
+        if (utc)
+            gmtime_r(&sec, &tm);
+        else
+            localtime_r(&sec, &tm);
+        strftime(c.date, sizeof(c.date), "%Y-%m-%dT%H:%M:%S", &tm);
+        if (utc || tm.tm_gmtoff == 0) {
+            strcpy(c.zone, "Z");
+        } else {
+            long off = tm.tm_gmtoff;
+            char sign = off < 0 ? '-' : '+';
+            off = off < 0 ? -off : off;
+            snprintf(c.zone, sizeof(c.zone), "%c%02ld:%02ld", sign, off / 3600 % 100,
+                     off / 60 % 60);
+        }
+        c.valid = true;
+        c.utc = utc;
+        c.sec = secs;
     }
-    if (utc || tm.tm_gmtoff == 0) {
-        strcpy(zone, "Z");
-    } else {
-        long off = tm.tm_gmtoff;
-        char sign = off < 0 ? '-' : '+';
-        off = off < 0 ? -off : off;
-        snprintf(zone, sizeof(zone), "%c%02ld:%02ld", sign, off / 3600, off / 60 % 60);
+    char fs[10];
+    size_t k = 0;
+    if (frac > 0 && frac < 1000000000L) { /* ".123456789" with trailing zeros trimmed */
+        fs[0] = '.';
+        for (int d = 9; d >= 1; d--, frac /= 10)
+            fs[d] = (char)('0' + frac % 10);
+        k = 10;
+        while (fs[k - 1] == '0')
+            k--;
     }
-    snprintf(buf, cap, "%s%s%s", date, fs, zone);
+    size_t n = 0;
+    if (cap) buf[0] = 0;
+    put(buf, cap, &n, c.date, strlen(c.date));
+    put(buf, cap, &n, fs, k);
+    put(buf, cap, &n, c.zone, strlen(c.zone));
 }
 
 int srv_duration_parse(const char *s, bool allow_bare_seconds, int64_t *ns) {
