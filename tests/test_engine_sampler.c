@@ -354,6 +354,64 @@ static void test_top_k_large(void) {
     }
 }
 
+static int cmp_cand_best(const void *pa, const void *pb) {
+    const struct smp_cand *a = pa, *b = pb;
+    if (a->logit != b->logit) return a->logit > b->logit ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* top_k and greedy take the k best straight from the logits; they must keep exactly what the
+ * full candidate array gives (penalties, NaN as -inf, +inf as FLT_MAX, ties to the lower id),
+ * on a vocabulary that is not a multiple of 64. */
+static void test_top_k_direct(void) {
+    enum { N = 5003 };
+    static float logits[N];
+    static struct smp_cand want[N];
+    for (int i = 0; i < N; i++) /* quarter steps: many ties */
+        logits[i] = roundf((rand_unit() - 0.5f) * 40.0f) / 4.0f;
+    logits[7] = NAN;
+    logits[4000] = NAN;
+    logits[123] = INFINITY;
+    logits[2222] = -INFINITY;
+    logits[5002] = 20.0f;
+    const int32_t hist[] = {123, 7, 5002, 42, 42, 42, 2222, 4999, 64, 63};
+    const int ks[] = {1, 2, 3, 40, 1024};
+    for (size_t t = 0; t < sizeof(ks) / sizeof(ks[0]); t++) {
+        for (int penal = 0; penal < 2; penal++) {
+            struct smp_params p = params_plain();
+            if (penal) {
+                p.repeat_penalty = 1.3f;
+                p.frequency_penalty = 0.1f;
+                p.presence_penalty = 0.2f;
+                p.repeat_last_n = 64;
+            }
+            struct smp *full = new_or_die(&p, N, 256);
+            p.top_k = ks[t];
+            if (ks[t] == 1) p.temperature = 0.0f; /* greedy */
+            struct smp *direct = new_or_die(&p, N, 256);
+            for (size_t i = 0; i < sizeof(hist) / sizeof(hist[0]); i++) {
+                smp_accept(full, hist[i]);
+                smp_accept(direct, hist[i]);
+            }
+            const struct smp_cand *c;
+            int n = smp_candidates(full, logits, &c);
+            CHECK_EQ(n, N);
+            memcpy(want, c, sizeof(*c) * (size_t)n);
+            qsort(want, (size_t)n, sizeof(*want), cmp_cand_best);
+            for (int rep = 0; rep < 2; rep++) { /* twice: the marks of the window are cleared */
+                n = smp_candidates(direct, logits, &c);
+                CHECK_EQ(n, ks[t]);
+                int bad = 0;
+                for (int i = 0; i < n; i++)
+                    bad += c[i].id != want[i].id || c[i].logit != want[i].logit;
+                CHECK_EQ(bad, 0);
+            }
+            smp_free(full);
+            smp_free(direct);
+        }
+    }
+}
+
 static void test_min_p(void) {
     const double probs[5] = {0.5, 0.2, 0.15, 0.1, 0.05}; /* ids 3, 0, 4, 1, 2 */
     float logits[5];
@@ -717,6 +775,7 @@ int main(void) {
     test_top_p();
     test_top_p_large();
     test_top_k_large();
+    test_top_k_direct();
     test_min_p();
     test_typical_p();
     test_typical_p_large();
