@@ -384,8 +384,8 @@ static void cand_fill_top(struct smp *s, const float *logits, int k) {
              * the compiler vectorizes): most runs end there. */
             float root = h[0].logit;
             int any = 0;
-            for (int j = base; j < end; j++)
-                any |= logits[j] > root;
+            for (int j = 0; j < 64; j++)
+                any |= logits[base + j] > root;
             if (!any) continue;
             for (; i < end; i++)
                 if (logits[i] > h[0].logit) heap_offer(h, &n, k, i, logit_clean(logits[i]));
