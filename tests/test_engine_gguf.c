@@ -659,6 +659,7 @@ static void round_trip(uint32_t alignment) {
     }
     int64_t ne1[1] = {32};
     CHECK(gguf_writer_add_tensor(w, "t.bad", 1000, 1, ne1, NULL, 0) < 0);
+    CHECK(gguf_writer_add_tensor(w, "t.bad", Q_TYPE_Q8_S, 1, ne1, NULL, 0) < 0); /* ours only */
 
     uint8_t *mem = NULL;
     size_t mem_len = 0;
@@ -799,6 +800,32 @@ static void test_many_entries(void) {
     gguf_writer_free(w);
 }
 
+/* A file naming one of our internal type ids (the engine's activation formats) is refused as
+ * an unknown type, like any id beyond the table. */
+static void test_internal_type(void) {
+    struct gguf_writer *w = gguf_writer_new();
+    static const float zero[8];
+    int64_t ne[1] = {8};
+    CHECK_EQ(gguf_writer_add_tensor(w, "only", Q_TYPE_F32, 1, ne, zero, sizeof(zero)), 0);
+    uint8_t *mem = NULL;
+    size_t len = 0;
+    struct ol_err err = {0};
+    CHECK_EQ(gguf_writer_to_memory(w, &mem, &len, &err), 0);
+    /* tensor info: name (u64 length, "only"), n_dims u32, ne u64, type u32 */
+    uint8_t *name = mem ? memmem(mem, len, "only", 4) : NULL;
+    CHECK(name != NULL);
+    if (name) {
+        uint8_t *type = name + 4 + 4 + 8;
+        uint32_t t = Q_TYPE_Q8_S;
+        memcpy(type, &t, 4);
+        struct gguf g;
+        CHECK_EQ(gguf_parse_memory(&g, mem, len, &err), OL_EFORMAT);
+        CHECK(strstr(err.msg, "unknown type 40") != NULL);
+    }
+    free(mem);
+    gguf_writer_free(w);
+}
+
 int main(void) {
     snprintf(tmp_path, sizeof(tmp_path), "/tmp/test_engine_gguf.%ld.gguf", (long)getpid());
     find_models(SHARED("models"), 0);
@@ -811,6 +838,7 @@ int main(void) {
     round_trip(64);
     test_copy_stories();
     test_many_entries();
+    test_internal_type();
 
     unlink(tmp_path);
     for (int i = 0; i < n_model_paths; i++)

@@ -76,11 +76,11 @@ static void test_layout(void) {
     } want[] = {
         {Q_TYPE_F32, "F32", 1, 4, true, Q_TYPE_F32},
         {Q_TYPE_F16, "F16", 1, 2, true, Q_TYPE_F32},
-        {Q_TYPE_Q4_0, "Q4_0", 32, 18, true, Q_TYPE_Q8_0},
+        {Q_TYPE_Q4_0, "Q4_0", 32, 18, true, Q_TYPE_Q8_S},
         {Q_TYPE_Q4_1, "Q4_1", 32, 20, true, Q_TYPE_Q8_1},
-        {Q_TYPE_Q5_0, "Q5_0", 32, 22, true, Q_TYPE_Q8_0},
+        {Q_TYPE_Q5_0, "Q5_0", 32, 22, true, Q_TYPE_Q8_S},
         {Q_TYPE_Q5_1, "Q5_1", 32, 24, true, Q_TYPE_Q8_1},
-        {Q_TYPE_Q8_0, "Q8_0", 32, 34, true, Q_TYPE_Q8_0},
+        {Q_TYPE_Q8_0, "Q8_0", 32, 34, true, Q_TYPE_Q8_S},
         {Q_TYPE_Q8_1, "Q8_1", 32, 36, false, Q_TYPE_Q8_1},
         {Q_TYPE_Q2_K, "Q2_K", 256, 84, true, Q_TYPE_Q8_K},
         {Q_TYPE_Q3_K, "Q3_K", 256, 110, true, Q_TYPE_Q8_K},
@@ -89,6 +89,7 @@ static void test_layout(void) {
         {Q_TYPE_Q6_K, "Q6_K", 256, 210, true, Q_TYPE_Q8_K},
         {Q_TYPE_Q8_K, "Q8_K", 256, 292, false, Q_TYPE_Q8_K},
         {Q_TYPE_BF16, "BF16", 1, 2, true, Q_TYPE_F32},
+        {Q_TYPE_Q8_S, "Q8_S", 32, 40, false, Q_TYPE_Q8_S},
     };
     int n_known = 0;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -103,7 +104,7 @@ static void test_layout(void) {
     }
     for (int t = -3; t < Q_TYPE_COUNT + 3; t++)
         if (q_type_info(t)) n_known++;
-    CHECK_EQ(n_known, 15);
+    CHECK_EQ(n_known, 16);
     CHECK(q_type_info(4) == NULL); /* removed Q4_2 */
     CHECK(q_type_info(Q_TYPE_COUNT) == NULL);
     CHECK(q_type_info(-1) == NULL);
@@ -113,6 +114,7 @@ static void test_layout(void) {
     CHECK_EQ(q_row_size(Q_TYPE_Q4_K, 4096), 16 * 144);
     CHECK_EQ(q_row_size(Q_TYPE_Q4_K, 100), 0);
     CHECK_EQ(q_row_size(Q_TYPE_Q8_0, 64), 68);
+    CHECK_EQ(q_row_size(Q_TYPE_Q8_S, 64), 80);
     CHECK_EQ(q_row_size(Q_TYPE_F16, 7), 14);
     CHECK_EQ(q_row_size(Q_TYPE_F32, -1), 0);
     CHECK_EQ(q_row_size((enum q_type)5, 32), 0);
@@ -1060,10 +1062,13 @@ static void test_simd_tile(const struct q_kernels *k) {
     /* The reference tile is the loop over vec_dot. */
     float s[2];
     struct q4_0_block b = {0};
-    struct q8_0_block y = {0};
+    struct {
+        float d;
+        int32_t sum;
+        int8_t qs[QK8_0];
+    } y = {2.0f, QK8_0, {0}}; /* one Q8_S block */
     const void *yp[1] = {&y};
     b.d = q_f32_to_f16(1.0f);
-    y.d = q_f32_to_f16(2.0f);
     for (int i = 0; i < QK8_0; i++)
         y.qs[i] = 1;
     q_vec_dot_tile_ref(ref, Q_TYPE_Q4_0, QK4_0, 1, 1, s, 1, &b, sizeof(b), yp);
@@ -1110,10 +1115,10 @@ static void test_simd_attn(const struct q_kernels *k) {
 
 static void test_simd_from_float(const struct q_kernels *k) {
     const struct q_kernels *ref = q_kernels_ref();
-    static const enum q_type types[] = {Q_TYPE_Q8_0, Q_TYPE_Q8_1, Q_TYPE_Q8_K};
+    static const enum q_type types[] = {Q_TYPE_Q8_0, Q_TYPE_Q8_1, Q_TYPE_Q8_K, Q_TYPE_Q8_S};
     enum { N = 1024 };
     float x[N];
-    for (int ti = 0; ti < 3; ti++) {
+    for (int ti = 0; ti < 4; ti++) {
         enum q_type t = types[ti];
         size_t size = q_row_size(t, N);
         uint8_t *a = xmalloc(size);

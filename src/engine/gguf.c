@@ -243,7 +243,7 @@ static int read_tensor_info(struct cur *c, struct gguf_tensor *t, struct ol_err 
     if (cur_u32(c, &type, "tensor type", err) < 0 ||
         cur_u64(c, &t->offset, "tensor offset", err) < 0)
         return OL_EFORMAT;
-    const struct q_type_info *ti = q_type_info((int)type);
+    const struct q_type_info *ti = type < Q_TYPE_INTERNAL ? q_type_info((int)type) : NULL;
     if (!ti)
         return ol_err_set(err, OL_EFORMAT, "tensor %.*s has unknown type %u", nm, t->name.ptr,
                           type);

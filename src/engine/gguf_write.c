@@ -143,7 +143,8 @@ int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf *src, const str
 
 int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, int type, uint32_t n_dims,
                            const int64_t *ne, const void *data, uint64_t size) {
-    if (n_dims == 0 || n_dims > GGUF_MAX_DIMS || !q_type_info(type)) return OL_EINVAL;
+    if (n_dims == 0 || n_dims > GGUF_MAX_DIMS || type >= Q_TYPE_INTERNAL || !q_type_info(type))
+        return OL_EINVAL;
     if (w->n_t == w->cap_t) {
         size_t cap = w->cap_t ? w->cap_t * 2 : 64;
         struct wtensor *p = ol_realloc_array(w->t, cap, sizeof(*p));

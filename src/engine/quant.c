@@ -26,11 +26,11 @@
 static const struct q_type_info q_types[Q_TYPE_COUNT] = {
     [Q_TYPE_F32] = {"F32", 1, 4, true, Q_TYPE_F32},
     [Q_TYPE_F16] = {"F16", 1, 2, true, Q_TYPE_F32},
-    [Q_TYPE_Q4_0] = {"Q4_0", QK4_0, sizeof(struct q4_0_block), true, Q_TYPE_Q8_0},
+    [Q_TYPE_Q4_0] = {"Q4_0", QK4_0, sizeof(struct q4_0_block), true, Q_TYPE_Q8_S},
     [Q_TYPE_Q4_1] = {"Q4_1", QK4_1, sizeof(struct q4_1_block), true, Q_TYPE_Q8_1},
-    [Q_TYPE_Q5_0] = {"Q5_0", QK5_0, sizeof(struct q5_0_block), true, Q_TYPE_Q8_0},
+    [Q_TYPE_Q5_0] = {"Q5_0", QK5_0, sizeof(struct q5_0_block), true, Q_TYPE_Q8_S},
     [Q_TYPE_Q5_1] = {"Q5_1", QK5_1, sizeof(struct q5_1_block), true, Q_TYPE_Q8_1},
-    [Q_TYPE_Q8_0] = {"Q8_0", QK8_0, sizeof(struct q8_0_block), true, Q_TYPE_Q8_0},
+    [Q_TYPE_Q8_0] = {"Q8_0", QK8_0, sizeof(struct q8_0_block), true, Q_TYPE_Q8_S},
     [Q_TYPE_Q8_1] = {"Q8_1", QK8_1, sizeof(struct q8_1_block), false, Q_TYPE_Q8_1},
     [Q_TYPE_Q2_K] = {"Q2_K", QK_K, sizeof(struct q2_k_block), true, Q_TYPE_Q8_K},
     [Q_TYPE_Q3_K] = {"Q3_K", QK_K, sizeof(struct q3_k_block), true, Q_TYPE_Q8_K},
@@ -39,6 +39,7 @@ static const struct q_type_info q_types[Q_TYPE_COUNT] = {
     [Q_TYPE_Q6_K] = {"Q6_K", QK_K, sizeof(struct q6_k_block), true, Q_TYPE_Q8_K},
     [Q_TYPE_Q8_K] = {"Q8_K", QK_K, sizeof(struct q8_k_block), false, Q_TYPE_Q8_K},
     [Q_TYPE_BF16] = {"BF16", 1, 2, true, Q_TYPE_F32},
+    [Q_TYPE_Q8_S] = {"Q8_S", QK8_0, Q8_S_BLOCK_SIZE, false, Q_TYPE_Q8_S},
 };
 
 const struct q_type_info *q_type_info(int type) {
@@ -276,14 +277,16 @@ static void from_float_q4_0(const float *src, void *dst, int64_t n) {
 
 static void dot_q4_0(int n, float *s, const void *w, const void *x) {
     const struct q4_0_block *a = w;
-    const struct q8_0_block *y = x;
+    int nb = n / QK4_0;
+    const float *yd = q8_s_d(x);
+    const int8_t *yq = q8_s_qs(x, nb);
     int q[32];
     float sum = 0.0f;
-    for (int i = 0; i < n / QK4_0; i++) {
+    for (int i = 0; i < nb; i++) {
         unpack_nibbles(a[i].qs, q);
         for (int j = 0; j < 32; j++)
             q[j] -= 8;
-        sum += (float)dot_i32_i8(q, y[i].qs) * (fp16(a[i].d) * fp16(y[i].d));
+        sum += (float)dot_i32_i8(q, yq + 32 * i) * (fp16(a[i].d) * yd[i]);
     }
     *s = sum;
 }
@@ -390,14 +393,16 @@ static void from_float_q5_0(const float *src, void *dst, int64_t n) {
 
 static void dot_q5_0(int n, float *s, const void *w, const void *x) {
     const struct q5_0_block *a = w;
-    const struct q8_0_block *y = x;
+    int nb = n / QK5_0;
+    const float *yd = q8_s_d(x);
+    const int8_t *yq = q8_s_qs(x, nb);
     int q[32];
     float sum = 0.0f;
-    for (int i = 0; i < n / QK5_0; i++) {
+    for (int i = 0; i < nb; i++) {
         unpack_q5(a[i].qs, a[i].qh, q);
         for (int j = 0; j < 32; j++)
             q[j] -= 16;
-        sum += (float)dot_i32_i8(q, y[i].qs) * (fp16(a[i].d) * fp16(y[i].d));
+        sum += (float)dot_i32_i8(q, yq + 32 * i) * (fp16(a[i].d) * yd[i]);
     }
     *s = sum;
 }
@@ -473,15 +478,40 @@ static void from_float_q8_0(const float *src, void *dst, int64_t n) {
 
 static void dot_q8_0(int n, float *s, const void *w, const void *x) {
     const struct q8_0_block *a = w;
-    const struct q8_0_block *y = x;
+    int nb = n / QK8_0;
+    const float *yd = q8_s_d(x);
+    const int8_t *yq = q8_s_qs(x, nb);
     float sum = 0.0f;
-    for (int i = 0; i < n / QK8_0; i++) {
+    for (int i = 0; i < nb; i++) {
         int isum = 0;
         for (int j = 0; j < 32; j++)
-            isum += a[i].qs[j] * y[i].qs[j];
-        sum += (float)isum * (fp16(a[i].d) * fp16(y[i].d));
+            isum += a[i].qs[j] * yq[32 * i + j];
+        sum += (float)isum * (fp16(a[i].d) * yd[i]);
     }
     *s = sum;
+}
+
+/* Q8_0's quantization of each block, stored as Q8_S (the layout in quant.h). */
+static void from_float_q8_s(const float *src, void *dst, int64_t n) {
+    int nb = (int)(n / QK8_0);
+    float *d = dst;
+    int32_t *sum = (int32_t *)(d + nb);
+    int8_t *qs = (int8_t *)(sum + nb);
+    for (int i = 0; i < nb; i++, src += QK8_0) {
+        uint16_t dh;
+        float unused;
+        sum[i] = quantize_q8_32(src, &dh, qs + 32 * i, &unused);
+        d[i] = fp16(dh);
+    }
+}
+
+static void to_float_q8_s(const void *src, float *dst, int64_t n) {
+    int nb = (int)(n / QK8_0);
+    const float *d = q8_s_d(src);
+    const int8_t *qs = q8_s_qs(src, nb);
+    for (int i = 0; i < nb; i++, dst += QK8_0)
+        for (int j = 0; j < 32; j++)
+            dst[j] = (float)qs[32 * i + j] * d[i];
 }
 
 static void to_float_q8_1(const void *src, float *dst, int64_t n) {
@@ -1082,6 +1112,7 @@ static const struct q_kernels q_ref = {
             [Q_TYPE_Q5_K] = to_float_q5_k,
             [Q_TYPE_Q6_K] = to_float_q6_k,
             [Q_TYPE_Q8_K] = to_float_q8_k,
+            [Q_TYPE_Q8_S] = to_float_q8_s,
         },
     .from_float =
         {
@@ -1100,6 +1131,7 @@ static const struct q_kernels q_ref = {
             [Q_TYPE_Q5_K] = from_float_q5_k,
             [Q_TYPE_Q6_K] = from_float_q6_k,
             [Q_TYPE_Q8_K] = from_float_q8_k,
+            [Q_TYPE_Q8_S] = from_float_q8_s,
         },
     .vec_dot =
         {

@@ -28,7 +28,9 @@ enum q_type {
     Q_TYPE_Q6_K = 14,
     Q_TYPE_Q8_K = 15,
     Q_TYPE_BF16 = 30,
-    Q_TYPE_COUNT = 40, /* table size; ids >= this are unknown */
+    Q_TYPE_INTERNAL = 40, /* ids from here on are ours, never in a GGUF file */
+    Q_TYPE_Q8_S = 40,     /* activations of Q4_0, Q5_0 and Q8_0 weights (struct q8_s_row) */
+    Q_TYPE_COUNT = 41,    /* table size; ids >= this are unknown */
 };
 
 #define QK4_0 32
@@ -78,6 +80,23 @@ struct q8_1_block { /* 36 bytes: activations for Q4_1/Q5_1 */
     int8_t qs[QK8_1];
 };
 static_assert(sizeof(struct q8_1_block) == 36, "q8_1 layout");
+
+/* Q8_S: the Q8_0 quantization of an activation row, laid out for the kernels as three arrays
+ * instead of blocks. For a row of nb blocks of 32 values:
+ *     float   d[nb];       each block's scale, rounded to fp16 as Q8_0 stores it
+ *     int32_t sum[nb];     the sum of each block's 32 values
+ *     int8_t  qs[nb][32];  the values, as in Q8_0
+ * The scales of 8 blocks are one vector load, and the sums let 4- and 5-bit weights multiply as
+ * unsigned values: dot(q - c, y) = dot(q, y) - c * sum(y), exactly, in integers. A block is
+ * 40 bytes of the row, but not a contiguous record: use the accessors. */
+#define Q8_S_BLOCK_SIZE 40
+static inline const float *q8_s_d(const void *row) { return (const float *)row; }
+static inline const int32_t *q8_s_sum(const void *row, int nb) {
+    return (const int32_t *)((const char *)row + 4 * (size_t)nb);
+}
+static inline const int8_t *q8_s_qs(const void *row, int nb) {
+    return (const int8_t *)row + 8 * (size_t)nb;
+}
 
 struct q2_k_block {            /* 84 bytes */
     uint8_t scales[QK_K / 16]; /* low 4 bits scale, high 4 bits min, per 16 values */

@@ -380,113 +380,143 @@ static inline __attribute__((always_inline)) float dot_blocks32(int nb, const vo
     return hsum_ps(acc) + (_mm_cvtss_f32(m) + summ);
 }
 
-/* Tiles of 32-value blocks against Q8_0 activations: nr x nt float accumulators, one per
- * product, each taking d_w * d_y * dot(block) block after block, then one horizontal sum. A
- * single product (vec_dot) is the 1 x 1 tile, so batch and single-token results agree bit for
- * bit; the tile shares each unpacked weight block across tokens and each activation block across
- * rows. The weight's signed values use the sign trick: |w| x (y with w's sign). */
+/* ---- 32-value blocks (Q4_0, Q5_0, Q8_0) against Q8_S activations ----
+ * A product is summed in groups of 8 blocks. A block's dot product is an exact integer: the
+ * 4- and 5-bit weights multiply as unsigned values q (maddubs needs one unsigned operand), and
+ * their stored offset c comes off once per block as c * sum(y), from the activation's sums;
+ * Q8_0's signed weights use the sign trick, |w| x (y with w's sign). The 8 block sums reduce
+ * to one vector (block k in lane k), turn into float once, and meet the 8 scales d_w * d_y in
+ * one FMA: the activation scales are a plain load from the Q8_S scale array, and the weight
+ * scales 8 half loads. Lane k of the float accumulator collects blocks k, k+8, ...; the product
+ * is its horizontal sum. A tile runs exactly these operations for each of its products, so a
+ * batch and one token at a time agree bit for bit; it shares each row's unpacked blocks and
+ * scales across tokens. */
 typedef __m256i (*unpack32_fn)(const uint8_t *block);
 
-/* Block i of every product of the tile into acc. The multiply ports bound these loops, so the
- * scales d_w * d_y of all products come from one multiply per token (the rows' four d_w in one
- * vector) and reach each product as a broadcast load. */
-ALWAYS_INLINE void tile32_block(int i, int nr, int nt, __m256 acc[Q_TILE_MAX][Q_TILE_MAX],
-                                const void *w, size_t wst, size_t wbs, const void *const *x,
-                                unpack32_fn unpack) {
-    const uint8_t *y[Q_TILE_MAX];
-    const uint8_t *b[Q_TILE_MAX];
-    float dd[Q_TILE_MAX][4] __attribute__((aligned(16))); /* [t][r] */
-#pragma GCC unroll 4
-    for (int r = 0; r < nr; r++)
-        b[r] = (const uint8_t *)w + (size_t)r * wst + (size_t)i * wbs;
-    /* lane indices stay literal: an unoptimised build does not unroll the loops */
-    __m128i hw = _mm_cvtsi32_si128(load_u16(b[0]));
-    if (nr > 1) hw = _mm_insert_epi16(hw, load_u16(b[1]), 1);
-    if (nr > 2) hw = _mm_insert_epi16(hw, load_u16(b[2]), 2);
-    if (nr > 3) hw = _mm_insert_epi16(hw, load_u16(b[3]), 3);
-    __m128 dw = _mm_cvtph_ps(hw);
+/* Q4_0: q in 0..15, offset 8. */
+static inline __m256i unpack_q4_0(const uint8_t *b) {
+    return nibbles32(b + offsetof(struct q4_0_block, qs));
+}
+
+/* Q5_0: q in 0..31 (nibble, plus 16 where the 5th bit is set), offset 16. */
+static inline __m256i unpack_q5_0(const uint8_t *b) {
+    __m256i hi = _mm256_and_si256(bits_to_bytes(b + offsetof(struct q5_0_block, qh)),
+                                  _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(nibbles32(b + offsetof(struct q5_0_block, qs)), hi);
+}
+
+/* Q8_0: signed values, no offset. */
+static inline __m256i unpack_q8_0(const uint8_t *b) {
+    return loadu256(b + offsetof(struct q8_0_block, qs));
+}
+
+/* One block's products as 8 int32 (their sum is the block's dot product, offset not applied).
+ * shift < 0: q is signed. */
+ALWAYS_INLINE __m256i block32_dot(__m256i q, const int8_t *y, int shift) {
+    __m256i vy = loadu256(y);
+    if (shift < 0) return dot_u8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(vy, q));
+    return dot_u8(q, vy);
+}
+
+/* p[k] -> lane k holds the sum of p[k]'s 8 lanes. */
+ALWAYS_INLINE __m256i reduce8_epi32(const __m256i p[8]) {
+    __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
+                            _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* The scales of blocks 0..nv-1 at w, w + bs, ... as floats; lanes from nv on are 0. */
+ALWAYS_INLINE __m256 scales8(const uint8_t *w, size_t bs, int nv) {
+    __m128i h = _mm_cvtsi32_si128(load_u16(w));
+    if (nv > 1) h = _mm_insert_epi16(h, load_u16(w + bs), 1);
+    if (nv > 2) h = _mm_insert_epi16(h, load_u16(w + 2 * bs), 2);
+    if (nv > 3) h = _mm_insert_epi16(h, load_u16(w + 3 * bs), 3);
+    if (nv > 4) h = _mm_insert_epi16(h, load_u16(w + 4 * bs), 4);
+    if (nv > 5) h = _mm_insert_epi16(h, load_u16(w + 5 * bs), 5);
+    if (nv > 6) h = _mm_insert_epi16(h, load_u16(w + 6 * bs), 6);
+    if (nv > 7) h = _mm_insert_epi16(h, load_u16(w + 7 * bs), 7);
+    return _mm256_cvtph_ps(h);
+}
+
+/* A group's activation side: scales, and sums times the weights' offset (shift: log2 c). Lanes
+ * from nv on are 0, and nothing past block nv - 1 is read. */
+struct act8 {
+    __m256 d;
+    __m256i off;
+};
+
+ALWAYS_INLINE struct act8 act8_load(const float *yd, const int32_t *ys, int nv, int shift) {
+    struct act8 a;
+    if (nv == 8) {
+        a.d = _mm256_loadu_ps(yd);
+        a.off = shift < 0 ? _mm256_setzero_si256() : loadu256(ys);
+    } else {
+        __m256i m =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(nv), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        a.d = _mm256_maskload_ps(yd, m);
+        a.off = shift < 0 ? _mm256_setzero_si256() : _mm256_maskload_epi32(ys, m);
+    }
+    if (shift >= 0) a.off = _mm256_slli_epi32(a.off, shift);
+    return a;
+}
+
+/* acc + (d_w * d_y) x (block dot products - offsets), for one product and one group. */
+ALWAYS_INLINE __m256 group32_fma(__m256 acc, const __m256i p[8], __m256 dw, struct act8 a) {
+    __m256i s = _mm256_sub_epi32(reduce8_epi32(p), a.off);
+    return _mm256_fmadd_ps(_mm256_mul_ps(dw, a.d), _mm256_cvtepi32_ps(s), acc);
+}
+
+/* One group of nv (1..8) blocks starting at block i, for every product of the tile. */
+ALWAYS_INLINE void tile32_group(int i, int nv, int nb, int nr, int nt,
+                                __m256 acc[Q_TILE_MAX][Q_TILE_MAX], const uint8_t *w, size_t wst,
+                                size_t bs, const void *const *x, unpack32_fn unpack, int shift) {
+    struct act8 a[Q_TILE_MAX];
+    const int8_t *yq[Q_TILE_MAX];
 #pragma GCC unroll 4
     for (int t = 0; t < nt; t++) {
-        y[t] = (const uint8_t *)x[t] + (size_t)i * sizeof(struct q8_0_block);
-        _mm_store_ps(dd[t], _mm_mul_ps(dw, _mm_set1_ps(fp16(load_u16(y[t])))));
+        a[t] = act8_load(q8_s_d(x[t]) + i, q8_s_sum(x[t], nb) + i, nv, shift);
+        yq[t] = q8_s_qs(x[t], nb) + 32 * (size_t)i;
     }
 #pragma GCC unroll 4
     for (int r = 0; r < nr; r++) {
-        __m256i q = unpack(b[r]);
-        __m256i aq = _mm256_sign_epi8(q, q);
+        const uint8_t *b = w + (size_t)r * wst + (size_t)i * bs;
+        __m256 dw = scales8(b, bs, nv);
+        __m256i q[8];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++)
+            q[k] = k < nv ? unpack(b + k * bs) : _mm256_setzero_si256();
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
-            __m256i sy = _mm256_sign_epi8(loadu256(y[t] + 2), q);
-            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, sy), _mm256_set1_epi16(1));
-            acc[r][t] =
-                _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[t][r]), _mm256_cvtepi32_ps(p), acc[r][t]);
+            __m256i p[8];
+#pragma GCC unroll 8
+            for (int k = 0; k < 8; k++)
+                p[k] = k < nv ? block32_dot(q[k], yq[t] + 32 * k, shift) : _mm256_setzero_si256();
+            acc[r][t] = group32_fma(acc[r][t], p, dw, a[t]);
         }
     }
 }
 
-/* Two accumulators per product, for even and odd blocks: with one FMA chain a single row's
- * product would wait on the FMA latency. */
+/* The nr x nt products of nb blocks. The last group, when nb is not a multiple of 8, is a
+ * short one with its missing lanes zero (d_w = d_y = 0, sum 0): fma(0, 0, acc) = acc, so a
+ * short group adds exactly what its blocks add. */
 ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
-                          size_t wbs, const void *const *x, unpack32_fn unpack) {
-    __m256 a0[Q_TILE_MAX][Q_TILE_MAX];
-    __m256 a1[Q_TILE_MAX][Q_TILE_MAX];
-#pragma GCC unroll 4
-    for (int r = 0; r < nr; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++) {
-            a0[r][t] = _mm256_setzero_ps();
-            a1[r][t] = _mm256_setzero_ps();
-        }
-    int i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        tile32_block(i, nr, nt, a0, w, wst, wbs, x, unpack);
-        tile32_block(i + 1, nr, nt, a1, w, wst, wbs, x, unpack);
-    }
-    if (i < nb) tile32_block(i, nr, nt, a0, w, wst, wbs, x, unpack);
+                          size_t bs, const void *const *x, unpack32_fn unpack, int shift) {
+    __m256 acc[Q_TILE_MAX][Q_TILE_MAX];
 #pragma GCC unroll 4
     for (int r = 0; r < nr; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++)
-            s[(size_t)t * ss + (size_t)r] = hsum_ps(_mm256_add_ps(a0[r][t], a1[r][t]));
-}
-
-/* tile32 for one row and one token, the same operations in the same order (block i into
- * accumulator i % 2), with the scales of four blocks converted and multiplied together: this is
- * the generation path, where the tile's per-block scale gathering would cost more than it saves. */
-ALWAYS_INLINE float dot32(int nb, const void *w, size_t wbs, const void *x, unpack32_fn unpack) {
-    const size_t ys = sizeof(struct q8_0_block);
-    const uint8_t *pw = w;
-    const uint8_t *py = x;
-    __m256 a0 = _mm256_setzero_ps();
-    __m256 a1 = _mm256_setzero_ps();
-    float d[4] __attribute__((aligned(16)));
+            acc[r][t] = _mm256_setzero_ps();
     int i = 0;
-    for (; i + 4 <= nb; i += 4, pw += 4 * wbs, py += 4 * ys) {
-        _mm_store_ps(d, half_products4(pw, wbs, py, ys));
-        __m256i p[4];
+    for (; i + 8 <= nb; i += 8)
+        tile32_group(i, 8, nb, nr, nt, acc, w, wst, bs, x, unpack, shift);
+    if (i < nb) tile32_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack, shift);
 #pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) {
-            __m256i q = unpack(pw + k * wbs);
-            __m256i sy = _mm256_sign_epi8(loadu256(py + k * ys + 2), q);
-            p[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(q, q), sy),
-                                     _mm256_set1_epi16(1));
-        }
-        a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[0]), _mm256_cvtepi32_ps(p[0]), a0);
-        a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[1]), _mm256_cvtepi32_ps(p[1]), a1);
-        a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[2]), _mm256_cvtepi32_ps(p[2]), a0);
-        a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(&d[3]), _mm256_cvtepi32_ps(p[3]), a1);
-    }
-    if (i < nb) { /* the last 1..3 blocks through the tile's own step, continuing the parity */
-        const void *xs[1] = {py};
-        __m256 acc[2][Q_TILE_MAX][Q_TILE_MAX];
-        acc[0][0][0] = a0;
-        acc[1][0][0] = a1;
-        for (int k = 0; i + k < nb; k++)
-            tile32_block(k, 1, 1, acc[k & 1], pw, 0, wbs, xs, unpack);
-        a0 = acc[0][0][0];
-        a1 = acc[1][0][0];
-    }
-    return hsum_ps(_mm256_add_ps(a0, a1));
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            s[(size_t)t * ss + (size_t)r] = hsum_ps(acc[r][t]);
 }
 
 /* Calls TILE(R, T) with constants equal to nr and nt (1..4 each). */
@@ -542,47 +572,34 @@ ALWAYS_INLINE float dot32(int nb, const void *w, size_t wbs, const void *x, unpa
         break;                                                                                     \
     }
 
-/* Q4_0: q - 8. */
-static inline __m256i unpack_q4_0(const uint8_t *b) {
-    return _mm256_sub_epi8(nibbles32(b + offsetof(struct q4_0_block, qs)), _mm256_set1_epi8(8));
-}
-
-/* Q5_0 value - 16 as a signed byte: nibble | 0xf0 when the 5th bit is clear, else nibble. */
-static inline __m256i unpack_q5_0(const uint8_t *b) {
-    __m256i hi = _mm256_andnot_si256(bits_to_bytes(b + offsetof(struct q5_0_block, qh)),
-                                     _mm256_set1_epi8((char)0xf0));
-    return _mm256_or_si256(nibbles32(b + offsetof(struct q5_0_block, qs)), hi);
-}
-
-static inline __m256i unpack_q8_0(const uint8_t *b) {
-    return loadu256(b + offsetof(struct q8_0_block, qs));
-}
-
-#define DEFINE_TILE32(name, block, unpack)                                                         \
+#define DEFINE_TILE32(name, block, unpack, shift)                                                  \
     static void tile_##name(int n, int nr, int nt, float *s, size_t ss, const void *w, size_t wst, \
                             const void *const *x) {                                                \
         int nb = n / 32;                                                                           \
-        size_t wbs = sizeof(struct block);                                                         \
-        if (nr == 1 && nt == 1) {                                                                  \
-            *s = dot32(nb, w, wbs, x[0], unpack);                                                  \
-            return;                                                                                \
-        }                                                                                          \
+        size_t bs = sizeof(struct block);                                                          \
         TILE_CASES(CALL_TILE32)                                                                    \
     }                                                                                              \
     static void dot_##name(int n, float *s, const void *w, const void *x) {                        \
-        *s = dot32(n / 32, w, sizeof(struct block), x, unpack);                                    \
+        const void *xs[1] = {x};                                                                   \
+        tile32(n / 32, 1, 1, s, 0, w, 0, sizeof(struct block), xs, unpack, shift);                 \
     }
-#define CALL_TILE32(R, T) tile32(nb, R, T, s, ss, w, wst, wbs, x, TILE32_UNPACK)
+#define CALL_TILE32(R, T) tile32(nb, R, T, s, ss, w, wst, bs, x, TILE32_UNPACK, TILE32_SHIFT)
 
 #define TILE32_UNPACK unpack_q4_0
-DEFINE_TILE32(q4_0, q4_0_block, unpack_q4_0)
+#define TILE32_SHIFT 3
+DEFINE_TILE32(q4_0, q4_0_block, unpack_q4_0, 3)
 #undef TILE32_UNPACK
+#undef TILE32_SHIFT
 #define TILE32_UNPACK unpack_q5_0
-DEFINE_TILE32(q5_0, q5_0_block, unpack_q5_0)
+#define TILE32_SHIFT 4
+DEFINE_TILE32(q5_0, q5_0_block, unpack_q5_0, 4)
 #undef TILE32_UNPACK
+#undef TILE32_SHIFT
 #define TILE32_UNPACK unpack_q8_0
-DEFINE_TILE32(q8_0, q8_0_block, unpack_q8_0)
+#define TILE32_SHIFT -1
+DEFINE_TILE32(q8_0, q8_0_block, unpack_q8_0, -1)
 #undef TILE32_UNPACK
+#undef TILE32_SHIFT
 
 static inline __m256i block_q4_1(const void *w, const void *y) {
     const struct q4_1_block *a = w;
@@ -689,6 +706,19 @@ static void from_float_q8_0(const float *src, void *dst, int64_t n) {
     float d;
     for (int64_t i = 0; i < n / QK8_0; i++, src += QK8_0)
         quantize_q8_32(src, &b[i].d, b[i].qs, &d);
+}
+
+static void from_float_q8_s(const float *src, void *dst, int64_t n) {
+    int nb = (int)(n / QK8_0);
+    float *d = dst;
+    int32_t *sum = (int32_t *)(d + nb);
+    int8_t *qs = (int8_t *)(sum + nb);
+    for (int i = 0; i < nb; i++, src += QK8_0) {
+        uint16_t dh;
+        float unused;
+        sum[i] = quantize_q8_32(src, &dh, qs + 32 * i, &unused);
+        d[i] = fp16(dh);
+    }
 }
 
 static void from_float_q8_1(const float *src, void *dst, int64_t n) {
@@ -1228,6 +1258,7 @@ void q_kernels_init_avx2(struct q_kernels *k) {
     k->from_float[Q_TYPE_Q8_0] = from_float_q8_0;
     k->from_float[Q_TYPE_Q8_1] = from_float_q8_1;
     k->from_float[Q_TYPE_Q8_K] = from_float_q8_k;
+    k->from_float[Q_TYPE_Q8_S] = from_float_q8_s;
     k->to_float[Q_TYPE_F16] = to_float_f16;
     k->to_float[Q_TYPE_BF16] = to_float_bf16;
     k->to_float[Q_TYPE_Q4_0] = to_float_q4_0;
