@@ -72,6 +72,20 @@ static inline __m256i dot_u8(__m256i x, __m256i y) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
 }
 
+/* Software prefetch for generation (one row at a time, rows consecutive in memory): the next
+ * bytes are requested this far ahead, in blocks of the weight type (2-4 KiB). On the 2-core VM
+ * this was measured on, the hardware prefetcher alone left the one-token kernels waiting on
+ * memory: 112 blocks ahead gave tg128 +3-12% on the Q4_0, Q4_K_M and Q8_0 bench models while
+ * its memory was fast, and no change while it was slow; 8 or 16 KiB ahead gained less or lost. */
+#define PREFETCH_BLOCKS 112
+
+/* Prefetches the cache lines of p[0..n) (steps of 64 bytes: consecutive spans leave no line
+ * out). Past the end of the weights it only wastes a request; a prefetch never faults. */
+ALWAYS_INLINE void prefetch_span(const uint8_t *p, size_t n) {
+    for (size_t l = 0; l < n; l += 64)
+        _mm_prefetch((const char *)p + l, _MM_HINT_T0);
+}
+
 /* vpshufb masks that broadcast one int16 word of a 128-bit lane (the scales are in both lanes):
  * shuf_same[w] picks word w in both lanes, shuf_pair[k] word 2k in the low lane and 2k+1 in the
  * high one (the low lane of a maddubs result holds values 0..15 of a group of 32). */
@@ -509,8 +523,10 @@ ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const voi
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm256_setzero_ps();
     int i = 0;
-    for (; i + 8 <= nb; i += 8)
+    for (; i + 8 <= nb; i += 8) {
+        if (nr == 1) prefetch_span((const uint8_t *)w + (size_t)(i + PREFETCH_BLOCKS) * bs, 8 * bs);
         tile32_group(i, 8, nb, nr, nt, acc, w, wst, bs, x, unpack, shift);
+    }
     if (i < nb) tile32_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack, shift);
 #pragma GCC unroll 4
     for (int r = 0; r < nr; r++)
@@ -811,6 +827,10 @@ ALWAYS_INLINE void tile_q4_k_n(int nb, int nr, int nt, float *s, size_t ss, cons
             accm[r][t] = _mm_setzero_ps();
         }
     for (int i = 0; i < nb; i++) {
+        if (nr == 1)
+            prefetch_span((const uint8_t *)w +
+                              (size_t)(i + PREFETCH_BLOCKS / 8) * sizeof(struct q4_k_block),
+                          sizeof(struct q4_k_block));
         const struct q8_k_block *y[Q_TILE_MAX];
         __m128i bs[Q_TILE_MAX];
 #pragma GCC unroll 4
@@ -1049,6 +1069,10 @@ ALWAYS_INLINE void tile_q6_k_n(int nb, int nr, int nt, float *s, size_t ss, cons
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm256_setzero_ps();
     for (int i = 0; i < nb; i++) {
+        if (nr == 1)
+            prefetch_span((const uint8_t *)w +
+                              (size_t)(i + PREFETCH_BLOCKS / 8) * sizeof(struct q6_k_block),
+                          sizeof(struct q6_k_block));
         const struct q8_k_block *y[Q_TILE_MAX];
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++)
