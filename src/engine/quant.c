@@ -494,9 +494,9 @@ static void dot_q8_0(int n, float *s, const void *w, const void *x) {
 /* Q8_0's quantization of each block, stored as Q8_S (the layout in quant.h). */
 static void from_float_q8_s(const float *src, void *dst, int64_t n) {
     int nb = (int)(n / QK8_0);
-    float *d = dst;
-    int32_t *sum = (int32_t *)(d + nb);
-    int8_t *qs = (int8_t *)(sum + nb);
+    float *d = (float *)q8_s_d(dst); /* the layout's accessors, on memory we may write */
+    int32_t *sum = (int32_t *)q8_s_sum(dst, nb);
+    int8_t *qs = (int8_t *)q8_s_qs(dst, nb);
     for (int i = 0; i < nb; i++, src += QK8_0) {
         uint16_t dh;
         float unused;

@@ -29,7 +29,7 @@ enum q_type {
     Q_TYPE_Q8_K = 15,
     Q_TYPE_BF16 = 30,
     Q_TYPE_INTERNAL = 40, /* ids from here on are ours, never in a GGUF file */
-    Q_TYPE_Q8_S = 40,     /* activations of Q4_0, Q5_0 and Q8_0 weights (struct q8_s_row) */
+    Q_TYPE_Q8_S = 40,     /* activations of Q4_0, Q5_0 and Q8_0 weights (q8_s_* below) */
     Q_TYPE_COUNT = 41,    /* table size; ids >= this are unknown */
 };
 
