@@ -76,9 +76,9 @@ static void test_layout(void) {
     } want[] = {
         {Q_TYPE_F32, "F32", 1, 4, true, Q_TYPE_F32},
         {Q_TYPE_F16, "F16", 1, 2, true, Q_TYPE_F32},
-        {Q_TYPE_Q4_0, "Q4_0", 32, 18, true, Q_TYPE_Q8_S},
+        {Q_TYPE_Q4_0, "Q4_0", 32, 18, true, Q_TYPE_Q8_SP},
         {Q_TYPE_Q4_1, "Q4_1", 32, 20, true, Q_TYPE_Q8_1},
-        {Q_TYPE_Q5_0, "Q5_0", 32, 22, true, Q_TYPE_Q8_S},
+        {Q_TYPE_Q5_0, "Q5_0", 32, 22, true, Q_TYPE_Q8_SP},
         {Q_TYPE_Q5_1, "Q5_1", 32, 24, true, Q_TYPE_Q8_1},
         {Q_TYPE_Q8_0, "Q8_0", 32, 34, true, Q_TYPE_Q8_S},
         {Q_TYPE_Q8_1, "Q8_1", 32, 36, false, Q_TYPE_Q8_1},
@@ -90,6 +90,7 @@ static void test_layout(void) {
         {Q_TYPE_Q8_K, "Q8_K", 256, 292, false, Q_TYPE_Q8_K},
         {Q_TYPE_BF16, "BF16", 1, 2, true, Q_TYPE_F32},
         {Q_TYPE_Q8_S, "Q8_S", 32, 40, false, Q_TYPE_Q8_S},
+        {Q_TYPE_Q8_SP, "Q8_SP", 32, 40, false, Q_TYPE_Q8_SP},
     };
     int n_known = 0;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -104,7 +105,7 @@ static void test_layout(void) {
     }
     for (int t = -3; t < Q_TYPE_COUNT + 3; t++)
         if (q_type_info(t)) n_known++;
-    CHECK_EQ(n_known, 16);
+    CHECK_EQ(n_known, 17);
     CHECK(q_type_info(4) == NULL); /* removed Q4_2 */
     CHECK(q_type_info(Q_TYPE_COUNT) == NULL);
     CHECK(q_type_info(-1) == NULL);
@@ -1115,10 +1116,11 @@ static void test_simd_attn(const struct q_kernels *k) {
 
 static void test_simd_from_float(const struct q_kernels *k) {
     const struct q_kernels *ref = q_kernels_ref();
-    static const enum q_type types[] = {Q_TYPE_Q8_0, Q_TYPE_Q8_1, Q_TYPE_Q8_K, Q_TYPE_Q8_S};
+    static const enum q_type types[] = {Q_TYPE_Q8_0, Q_TYPE_Q8_1, Q_TYPE_Q8_K, Q_TYPE_Q8_S,
+                                        Q_TYPE_Q8_SP};
     enum { N = 1024 };
     float x[N];
-    for (int ti = 0; ti < 4; ti++) {
+    for (int ti = 0; ti < 5; ti++) {
         enum q_type t = types[ti];
         size_t size = q_row_size(t, N);
         uint8_t *a = xmalloc(size);

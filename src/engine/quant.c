@@ -26,9 +26,9 @@
 static const struct q_type_info q_types[Q_TYPE_COUNT] = {
     [Q_TYPE_F32] = {"F32", 1, 4, true, Q_TYPE_F32},
     [Q_TYPE_F16] = {"F16", 1, 2, true, Q_TYPE_F32},
-    [Q_TYPE_Q4_0] = {"Q4_0", QK4_0, sizeof(struct q4_0_block), true, Q_TYPE_Q8_S},
+    [Q_TYPE_Q4_0] = {"Q4_0", QK4_0, sizeof(struct q4_0_block), true, Q_TYPE_Q8_SP},
     [Q_TYPE_Q4_1] = {"Q4_1", QK4_1, sizeof(struct q4_1_block), true, Q_TYPE_Q8_1},
-    [Q_TYPE_Q5_0] = {"Q5_0", QK5_0, sizeof(struct q5_0_block), true, Q_TYPE_Q8_S},
+    [Q_TYPE_Q5_0] = {"Q5_0", QK5_0, sizeof(struct q5_0_block), true, Q_TYPE_Q8_SP},
     [Q_TYPE_Q5_1] = {"Q5_1", QK5_1, sizeof(struct q5_1_block), true, Q_TYPE_Q8_1},
     [Q_TYPE_Q8_0] = {"Q8_0", QK8_0, sizeof(struct q8_0_block), true, Q_TYPE_Q8_S},
     [Q_TYPE_Q8_1] = {"Q8_1", QK8_1, sizeof(struct q8_1_block), false, Q_TYPE_Q8_1},
@@ -40,6 +40,7 @@ static const struct q_type_info q_types[Q_TYPE_COUNT] = {
     [Q_TYPE_Q8_K] = {"Q8_K", QK_K, sizeof(struct q8_k_block), false, Q_TYPE_Q8_K},
     [Q_TYPE_BF16] = {"BF16", 1, 2, true, Q_TYPE_F32},
     [Q_TYPE_Q8_S] = {"Q8_S", QK8_0, Q8_S_BLOCK_SIZE, false, Q_TYPE_Q8_S},
+    [Q_TYPE_Q8_SP] = {"Q8_SP", QK8_0, Q8_S_BLOCK_SIZE, false, Q_TYPE_Q8_SP},
 };
 
 const struct q_type_info *q_type_info(int type) {
@@ -275,18 +276,26 @@ static void from_float_q4_0(const float *src, void *dst, int64_t n) {
     }
 }
 
+/* Block i's 32 values of a Q8_SP row, in order. */
+static void q8_sp_block(const void *x, int nb, int i, int8_t y[32]) {
+    const int8_t *qs = q8_s_qs(x, nb);
+    for (int j = 0; j < 32; j++)
+        y[j] = qs[q8_sp_index(nb, i, j)];
+}
+
 static void dot_q4_0(int n, float *s, const void *w, const void *x) {
     const struct q4_0_block *a = w;
     int nb = n / QK4_0;
     const float *yd = q8_s_d(x);
-    const int8_t *yq = q8_s_qs(x, nb);
     int q[32];
+    int8_t y[32];
     float sum = 0.0f;
     for (int i = 0; i < nb; i++) {
         unpack_nibbles(a[i].qs, q);
         for (int j = 0; j < 32; j++)
             q[j] -= 8;
-        sum += (float)dot_i32_i8(q, yq + 32 * i) * (fp16(a[i].d) * yd[i]);
+        q8_sp_block(x, nb, i, y);
+        sum += (float)dot_i32_i8(q, y) * (fp16(a[i].d) * yd[i]);
     }
     *s = sum;
 }
@@ -395,14 +404,15 @@ static void dot_q5_0(int n, float *s, const void *w, const void *x) {
     const struct q5_0_block *a = w;
     int nb = n / QK5_0;
     const float *yd = q8_s_d(x);
-    const int8_t *yq = q8_s_qs(x, nb);
     int q[32];
+    int8_t y[32];
     float sum = 0.0f;
     for (int i = 0; i < nb; i++) {
         unpack_q5(a[i].qs, a[i].qh, q);
         for (int j = 0; j < 32; j++)
             q[j] -= 16;
-        sum += (float)dot_i32_i8(q, yq + 32 * i) * (fp16(a[i].d) * yd[i]);
+        q8_sp_block(x, nb, i, y);
+        sum += (float)dot_i32_i8(q, y) * (fp16(a[i].d) * yd[i]);
     }
     *s = sum;
 }
@@ -512,6 +522,31 @@ static void to_float_q8_s(const void *src, float *dst, int64_t n) {
     for (int i = 0; i < nb; i++, dst += QK8_0)
         for (int j = 0; j < 32; j++)
             dst[j] = (float)qs[32 * i + j] * d[i];
+}
+
+/* Q8_S, then each pair of blocks' values interleaved by halves (quant.h). */
+static void from_float_q8_sp(const float *src, void *dst, int64_t n) {
+    int nb = (int)(n / QK8_0);
+    from_float_q8_s(src, dst, n);
+    int8_t *qs = (int8_t *)q8_s_qs(dst, nb);
+    for (int i = 0; i + 1 < nb; i += 2) {
+        int8_t pair[64];
+        memcpy(pair, qs + 32 * i, sizeof(pair));
+        for (int b = 0; b < 2; b++)
+            for (int j = 0; j < 32; j++)
+                qs[q8_sp_index(nb, i + b, j)] = pair[32 * b + j];
+    }
+}
+
+static void to_float_q8_sp(const void *src, float *dst, int64_t n) {
+    int nb = (int)(n / QK8_0);
+    const float *d = q8_s_d(src);
+    int8_t y[32];
+    for (int i = 0; i < nb; i++, dst += QK8_0) {
+        q8_sp_block(src, nb, i, y);
+        for (int j = 0; j < 32; j++)
+            dst[j] = (float)y[j] * d[i];
+    }
 }
 
 static void to_float_q8_1(const void *src, float *dst, int64_t n) {
@@ -1113,6 +1148,7 @@ static const struct q_kernels q_ref = {
             [Q_TYPE_Q6_K] = to_float_q6_k,
             [Q_TYPE_Q8_K] = to_float_q8_k,
             [Q_TYPE_Q8_S] = to_float_q8_s,
+            [Q_TYPE_Q8_SP] = to_float_q8_sp,
         },
     .from_float =
         {
@@ -1132,6 +1168,7 @@ static const struct q_kernels q_ref = {
             [Q_TYPE_Q6_K] = from_float_q6_k,
             [Q_TYPE_Q8_K] = from_float_q8_k,
             [Q_TYPE_Q8_S] = from_float_q8_s,
+            [Q_TYPE_Q8_SP] = from_float_q8_sp,
         },
     .vec_dot =
         {

@@ -29,8 +29,9 @@ enum q_type {
     Q_TYPE_Q8_K = 15,
     Q_TYPE_BF16 = 30,
     Q_TYPE_INTERNAL = 40, /* ids from here on are ours, never in a GGUF file */
-    Q_TYPE_Q8_S = 40,     /* activations of Q4_0, Q5_0 and Q8_0 weights (q8_s_* below) */
-    Q_TYPE_COUNT = 41,    /* table size; ids >= this are unknown */
+    Q_TYPE_Q8_S = 40,     /* activations of Q8_0 weights (q8_s_* below) */
+    Q_TYPE_Q8_SP = 41,    /* activations of Q4_0 and Q5_0 weights: Q8_S, values paired */
+    Q_TYPE_COUNT = 42,    /* table size; ids >= this are unknown */
 };
 
 #define QK4_0 32
@@ -96,6 +97,17 @@ static inline const int32_t *q8_s_sum(const void *row, int nb) {
 }
 static inline const int8_t *q8_s_qs(const void *row, int nb) {
     return (const int8_t *)row + 8 * (size_t)nb;
+}
+
+/* Q8_SP: Q8_S with the values of each pair of blocks (2p, 2p + 1) interleaved by halves:
+ *     qs[64p .. 64p + 64) = block 2p values 0..15, block 2p+1 values 0..15,
+ *                           block 2p values 16..31, block 2p+1 values 16..31
+ * and a last, unpaired block (nb odd) as in Q8_S. A vector of 32 values then holds the same
+ * half of two blocks, the half that 16 bytes of 4-bit weights unpack to, so two blocks' products
+ * can be added as int16 before any horizontal step. d and sum are Q8_S's (q8_s_d, q8_s_sum). */
+static inline size_t q8_sp_index(int nb, int i, int j) {
+    if ((i | 1) >= nb) return 32 * (size_t)i + (size_t)j; /* the unpaired last block */
+    return 64 * (size_t)(i >> 1) + 32 * (size_t)(j >> 4) + 16 * (size_t)(i & 1) + (size_t)(j & 15);
 }
 
 struct q2_k_block {            /* 84 bytes */

@@ -440,17 +440,23 @@ ALWAYS_INLINE __m256i reduce8_epi32(const __m256i p[8]) {
                             _mm256_permute2x128_si256(a, b, 0x31));
 }
 
-/* The scales of blocks 0..nv-1 at w, w + bs, ... as floats; lanes from nv on are 0. */
+/* The scales of blocks 0..nv-1 at w, w + bs, ... as floats; lanes from nv on are 0. The halves
+ * are put together in two 64-bit general registers: scalar loads, shifts and ors run on the
+ * integer units, which these loops leave idle, where 16-bit vector inserts would take 2 vector
+ * uops each. */
+ALWAYS_INLINE uint64_t halves4(const uint8_t *w, size_t bs, int nv) {
+    uint64_t v = nv > 0 ? load_u16(w) : 0;
+    if (nv > 1) v |= (uint64_t)load_u16(w + bs) << 16;
+    if (nv > 2) v |= (uint64_t)load_u16(w + 2 * bs) << 32;
+    if (nv > 3) v |= (uint64_t)load_u16(w + 3 * bs) << 48;
+    __asm__("" : "+r"(v)); /* keeps the compiler from moving this work into vector registers */
+    return v;
+}
+
 ALWAYS_INLINE __m256 scales8(const uint8_t *w, size_t bs, int nv) {
-    __m128i h = _mm_cvtsi32_si128(load_u16(w));
-    if (nv > 1) h = _mm_insert_epi16(h, load_u16(w + bs), 1);
-    if (nv > 2) h = _mm_insert_epi16(h, load_u16(w + 2 * bs), 2);
-    if (nv > 3) h = _mm_insert_epi16(h, load_u16(w + 3 * bs), 3);
-    if (nv > 4) h = _mm_insert_epi16(h, load_u16(w + 4 * bs), 4);
-    if (nv > 5) h = _mm_insert_epi16(h, load_u16(w + 5 * bs), 5);
-    if (nv > 6) h = _mm_insert_epi16(h, load_u16(w + 6 * bs), 6);
-    if (nv > 7) h = _mm_insert_epi16(h, load_u16(w + 7 * bs), 7);
-    return _mm256_cvtph_ps(h);
+    uint64_t lo = halves4(w, bs, nv);
+    uint64_t hi = nv > 4 ? halves4(w + 4 * bs, bs, nv - 4) : 0;
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
 }
 
 /* A group's activation side: scales, and sums times the weights' offset (shift: log2 c). Lanes
@@ -601,16 +607,163 @@ ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const voi
     }
 #define CALL_TILE32(R, T) tile32(nb, R, T, s, ss, w, wst, bs, x, TILE32_UNPACK, TILE32_SHIFT)
 
-#define TILE32_UNPACK unpack_q4_0
-#define TILE32_SHIFT 3
-DEFINE_TILE32(q4_0, q4_0_block, unpack_q4_0, 3)
+/* ---- Q4_0 and Q5_0 against Q8_SP activations ----
+ * The same sums as above, reached with fewer steps. Q8_SP pairs the halves of two blocks A, B
+ * in one vector ([A 0..15 | B 0..15], then [A 16..31 | B 16..31]), and 16 bytes of nibbles from
+ * each block unpack to the same two vectors. One maddubs per vector and one int16 add give
+ * [A | B] as 8 int16 sums of 4 products each; the 4 pairs of a group then reduce with int16
+ * horizontal adds while the sums fit: |sum| <= n * 31 * 127 (Q8_S values are within +-127) is
+ * under 32768 for n = 8 products of 5-bit and n = 16 of 4-bit weights. The group's 8 block
+ * sums come out in the lane order A C E G B D F H and are put back in order with one vpermd,
+ * so the scales, offsets and float steps are tile32's and the results equal its bit for bit. */
+typedef void (*unpack_pair_fn)(const uint8_t *a, const uint8_t *b, __m256i *lo, __m256i *hi);
+
+/* 16 bytes of nibbles of block a (and of b, or zeros when b is NULL) -> [a | b] values 0..15 in
+ * *lo and values 16..31 in *hi. */
+ALWAYS_INLINE void nibble_pair(const uint8_t *a, const uint8_t *b, __m256i *lo, __m256i *hi) {
+    __m256i v = _mm256_castsi128_si256(loadu128(a));
+    v = b ? _mm256_inserti128_si256(v, loadu128(b), 1) : _mm256_zextsi128_si256(loadu128(a));
+    const __m256i m = _mm256_set1_epi8(0x0f);
+    *lo = _mm256_and_si256(v, m);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+}
+
+ALWAYS_INLINE void unpack_pair_q4_0(const uint8_t *a, const uint8_t *b, __m256i *lo, __m256i *hi) {
+    size_t o = offsetof(struct q4_0_block, qs);
+    nibble_pair(a + o, b ? b + o : NULL, lo, hi);
+}
+
+/* Q5_0: the 5th bits of values 0..15 and 16..31 of both blocks, from qh_a | qh_b << 32, as
+ * 0x10 in the bytes where they are set, or-ed into the nibbles. */
+ALWAYS_INLINE void unpack_pair_q5_0(const uint8_t *a, const uint8_t *b, __m256i *lo, __m256i *hi) {
+    size_t o = offsetof(struct q5_0_block, qs);
+    size_t oh = offsetof(struct q5_0_block, qh);
+    nibble_pair(a + o, b ? b + o : NULL, lo, hi);
+    uint32_t ha;
+    uint32_t hb = 0;
+    memcpy(&ha, a + oh, sizeof(ha));
+    if (b) memcpy(&hb, b + oh, sizeof(hb));
+    __m256i h = _mm256_set1_epi64x((long long)((uint64_t)ha | (uint64_t)hb << 32));
+    const __m256i shuf_lo = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4,
+                                             4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5);
+    const __m256i shuf_hi = _mm256_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 6, 6,
+                                             6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7);
+    const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    __m256i l = _mm256_shuffle_epi8(h, shuf_lo);
+    __m256i u = _mm256_shuffle_epi8(h, shuf_hi);
+    l = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(l, sel), sel), bit4);
+    u = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(u, sel), sel), bit4);
+    *lo = _mm256_or_si256(*lo, l);
+    *hi = _mm256_or_si256(*hi, u);
+}
+
+/* A pair's products: [A | B], 8 int16 sums of 4 products each. The y of an unpaired last block
+ * is its 32 values in order; its lane of B is then the weights' zeros times values 16..31. */
+ALWAYS_INLINE __m256i pair_dot(__m256i lo, __m256i hi, const int8_t *y, bool paired) {
+    __m256i yl = paired ? loadu256(y) : _mm256_zextsi128_si256(loadu128(y));
+    __m256i yh = paired ? loadu256(y + 32) : _mm256_zextsi128_si256(loadu128(y + 16));
+    return _mm256_add_epi16(_mm256_maddubs_epi16(lo, yl), _mm256_maddubs_epi16(hi, yh));
+}
+
+/* The 4 pairs' products of a group -> 8 int32 block sums, blocks in order. bits: 4 or 5. */
+ALWAYS_INLINE __m256i reduce_pairs(const __m256i m[4], int bits) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i ac = _mm256_hadd_epi16(m[0], m[1]); /* [A C | B D], 8 products per int16 */
+    __m256i eg = _mm256_hadd_epi16(m[2], m[3]); /* [E G | F H] */
+    __m256i r;
+    if (bits == 4) {
+        r = _mm256_madd_epi16(_mm256_hadd_epi16(ac, eg), ones); /* 16 products, then int32 */
+    } else {
+        r = _mm256_hadd_epi32(_mm256_madd_epi16(ac, ones), _mm256_madd_epi16(eg, ones));
+    }
+    return _mm256_permutevar8x32_epi32(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* One group of nv (1..8) blocks starting at block i (even), for every product of the tile. */
+ALWAYS_INLINE void tile32p_group(int i, int nv, int nb, int nr, int nt,
+                                 __m256 acc[Q_TILE_MAX][Q_TILE_MAX], const uint8_t *w, size_t wst,
+                                 size_t bs, const void *const *x, unpack_pair_fn unpack, int bits) {
+    struct act8 a[Q_TILE_MAX];
+    const int8_t *yq[Q_TILE_MAX];
+    int shift = bits - 1; /* the offset 2^(bits - 1) times sum(y) is sum(y) << shift */
+#pragma GCC unroll 4
+    for (int t = 0; t < nt; t++) {
+        a[t] = act8_load(q8_s_d(x[t]) + i, q8_s_sum(x[t], nb) + i, nv, shift);
+        yq[t] = q8_s_qs(x[t], nb) + 32 * (size_t)i;
+    }
+    int np = (nv + 1) / 2;
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+        const uint8_t *b = w + (size_t)r * wst + (size_t)i * bs;
+        __m256 dw = scales8(b, bs, nv);
+        __m256i lo[4];
+        __m256i hi[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            if (k < np) {
+                unpack(b + 2 * k * bs, 2 * k + 1 < nv ? b + (2 * k + 1) * bs : NULL, &lo[k], &hi[k]);
+            } else {
+                lo[k] = hi[k] = _mm256_setzero_si256();
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            __m256i m[4];
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++)
+                m[k] = k < np ? pair_dot(lo[k], hi[k], yq[t] + 64 * k, 2 * k + 1 < nv)
+                              : _mm256_setzero_si256();
+            __m256i s = _mm256_sub_epi32(reduce_pairs(m, bits), a[t].off);
+            acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, a[t].d), _mm256_cvtepi32_ps(s), acc[r][t]);
+        }
+    }
+}
+
+ALWAYS_INLINE void tile32p(int nb, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
+                           size_t bs, const void *const *x, unpack_pair_fn unpack, int bits) {
+    __m256 acc[Q_TILE_MAX][Q_TILE_MAX];
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        if (nr == 1) prefetch_span((const uint8_t *)w + (size_t)(i + PREFETCH_BLOCKS) * bs, 8 * bs);
+        tile32p_group(i, 8, nb, nr, nt, acc, w, wst, bs, x, unpack, bits);
+    }
+    if (i < nb) tile32p_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack, bits);
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            s[(size_t)t * ss + (size_t)r] = hsum_ps(acc[r][t]);
+}
+
+#define DEFINE_TILE32P(name, block, unpack, bits)                                                  \
+    static void tile_##name(int n, int nr, int nt, float *s, size_t ss, const void *w, size_t wst, \
+                            const void *const *x) {                                                \
+        int nb = n / 32;                                                                           \
+        size_t bs = sizeof(struct block);                                                          \
+        TILE_CASES(CALL_TILE32P)                                                                   \
+    }                                                                                              \
+    static void dot_##name(int n, float *s, const void *w, const void *x) {                        \
+        const void *xs[1] = {x};                                                                   \
+        tile32p(n / 32, 1, 1, s, 0, w, 0, sizeof(struct block), xs, unpack, bits);                 \
+    }
+#define CALL_TILE32P(R, T) tile32p(nb, R, T, s, ss, w, wst, bs, x, TILE32_UNPACK, TILE32_BITS)
+
+#define TILE32_UNPACK unpack_pair_q4_0
+#define TILE32_BITS 4
+DEFINE_TILE32P(q4_0, q4_0_block, unpack_pair_q4_0, 4)
 #undef TILE32_UNPACK
-#undef TILE32_SHIFT
-#define TILE32_UNPACK unpack_q5_0
-#define TILE32_SHIFT 4
-DEFINE_TILE32(q5_0, q5_0_block, unpack_q5_0, 4)
+#undef TILE32_BITS
+#define TILE32_UNPACK unpack_pair_q5_0
+#define TILE32_BITS 5
+DEFINE_TILE32P(q5_0, q5_0_block, unpack_pair_q5_0, 5)
 #undef TILE32_UNPACK
-#undef TILE32_SHIFT
+#undef TILE32_BITS
 #define TILE32_UNPACK unpack_q8_0
 #define TILE32_SHIFT -1
 DEFINE_TILE32(q8_0, q8_0_block, unpack_q8_0, -1)
@@ -734,6 +887,33 @@ static void from_float_q8_s(const float *src, void *dst, int64_t n) {
         float unused;
         sum[i] = quantize_q8_32(src, &dh, qs + 32 * i, &unused);
         d[i] = fp16(dh);
+    }
+}
+
+/* Q8_S with each pair of blocks' values interleaved by halves (quant.h). */
+static void from_float_q8_sp(const float *src, void *dst, int64_t n) {
+    int nb = (int)(n / QK8_0);
+    float *d = (float *)q8_s_d(dst);
+    int32_t *sum = (int32_t *)q8_s_sum(dst, nb);
+    int8_t *qs = (int8_t *)q8_s_qs(dst, nb);
+    for (int i = 0; i < nb; i += 2) {
+        int nv = nb - i < 2 ? 1 : 2;
+        int8_t v[2][32];
+        for (int b = 0; b < nv; b++) {
+            uint16_t dh;
+            float unused;
+            sum[i + b] = quantize_q8_32(src + 32 * (size_t)(i + b), &dh, v[b], &unused);
+            d[i + b] = fp16(dh);
+        }
+        if (nv == 1) {
+            memcpy(qs + 32 * (size_t)i, v[0], 32);
+            break;
+        }
+        int8_t *o = qs + 32 * (size_t)i;
+        memcpy(o, v[0], 16);
+        memcpy(o + 16, v[1], 16);
+        memcpy(o + 32, v[0] + 16, 16);
+        memcpy(o + 48, v[1] + 16, 16);
     }
 }
 
@@ -1283,6 +1463,7 @@ void q_kernels_init_avx2(struct q_kernels *k) {
     k->from_float[Q_TYPE_Q8_1] = from_float_q8_1;
     k->from_float[Q_TYPE_Q8_K] = from_float_q8_k;
     k->from_float[Q_TYPE_Q8_S] = from_float_q8_s;
+    k->from_float[Q_TYPE_Q8_SP] = from_float_q8_sp;
     k->to_float[Q_TYPE_F16] = to_float_f16;
     k->to_float[Q_TYPE_BF16] = to_float_bf16;
     k->to_float[Q_TYPE_Q4_0] = to_float_q4_0;
