@@ -965,16 +965,20 @@ static void from_float_q8_k(const float *src, void *dst, int64_t n) {
 
 /* ---- K-quants ---- */
 
-/* The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of Q4_K/Q5_K, 6 bits each. Built in
- * registers: four 32-bit stores read back as one vector would stall store forwarding. */
-static inline __m128i k4_scales_mins(const uint8_t s[K_SCALE_SIZE]) {
-    uint32_t u[3];
-    memcpy(u, s, sizeof(u));
-    uint32_t sc_lo = u[0] & 0x3f3f3f3f;
-    uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | ((u[0] >> 6) & 0x03030303) << 4;
-    uint32_t m_lo = u[1] & 0x3f3f3f3f;
-    uint32_t m_hi = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 6) & 0x03030303) << 4;
-    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi);
+/* The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of Q4_K/Q5_K, 6 bits each, decoded in
+ * a vector register. s is the scales field of a block: the 16-byte load also reads the first
+ * 4 bytes after it (the block goes on), which are not used. With u0..u2 its 32-bit words:
+ *   scales 0..3 = u0 & 0x3f..,  4..7 = (u2 & 0x0f..) | (bits 6-7 of u0's bytes) << 4
+ *   mins   0..3 = u1 & 0x3f..,  4..7 = (u2 >> 4 & 0x0f..) | (bits 6-7 of u1's bytes) << 4 */
+static inline __m128i k4_scales_mins(const uint8_t *s) {
+    __m128i v = loadu128(s);
+    __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)); /* u0 u0 u1 u1 */
+    __m128i c = _mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 2, 2)),
+                               _mm_setr_epi32(0, 0, 0, 4)); /* u2 u2 u2 u2>>4 */
+    __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x3f));
+    __m128i hi = _mm_or_si128(_mm_and_si128(c, _mm_set1_epi8(0x0f)),
+                              _mm_and_si128(_mm_srli_epi32(b, 2), _mm_set1_epi8(0x30)));
+    return _mm_blend_epi32(lo, hi, 0x0a);
 }
 
 /* Per super-block: the minimum term and the 8 scales as int16 in both 128-bit lanes. */
@@ -993,7 +997,9 @@ static inline __m256i k4_group(__m256i q, const int8_t *q8, __m256i scales, int 
 }
 
 /* Q4_K as a tile (see tile32): per product, an int32 sum over the super-block, then one float
- * FMA for the scales and one for the minimums; the single product is the 1 x 1 tile. */
+ * FMA for the scales and one for the minimums; the single product is the 1 x 1 tile. These
+ * loops are bound by how many instructions the core can issue, so the per-super-block work is
+ * vector code: the scales decode in registers, and d and dmin convert and scale together. */
 ALWAYS_INLINE void tile_q4_k_n(int nb, int nr, int nt, float *s, size_t ss, const void *w,
                                size_t wst, const void *const *x) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -1021,17 +1027,22 @@ ALWAYS_INLINE void tile_q4_k_n(int nb, int nr, int nt, float *s, size_t ss, cons
         const struct q4_k_block *a[Q_TILE_MAX];
         __m256i sc[Q_TILE_MAX];
         __m128i mn[Q_TILE_MAX];
-        __m256i sumi[Q_TILE_MAX][Q_TILE_MAX];
+        __m128 dd[Q_TILE_MAX]; /* d, dmin of the row's block */
+        __m256i sumi[Q_TILE_MAX][Q_TILE_MAX][2];
 #pragma GCC unroll 4
         for (int r = 0; r < nr; r++) {
             a[r] = (const struct q4_k_block *)((const uint8_t *)w + (size_t)r * wst) + i;
             __m256i sm = _mm256_cvtepu8_epi16(k4_scales_mins(a[r]->scales));
-            sc[r] = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+            sc[r] = _mm256_permute4x64_epi64(sm, _MM_SHUFFLE(1, 0, 1, 0));
             mn[r] = _mm256_extracti128_si256(sm, 1);
+            uint32_t h;
+            memcpy(&h, &a[r]->d, sizeof(h)); /* d and dmin, adjacent */
+            dd[r] = _mm_cvtph_ps(_mm_cvtsi32_si128((int)h));
 #pragma GCC unroll 4
             for (int t = 0; t < nt; t++)
-                sumi[r][t] = _mm256_setzero_si256();
+                sumi[r][t][0] = sumi[r][t][1] = _mm256_setzero_si256();
         }
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
 #pragma GCC unroll 4
             for (int r = 0; r < nr; r++) {
@@ -1046,7 +1057,8 @@ ALWAYS_INLINE void tile_q4_k_n(int nb, int nr, int nt, float *s, size_t ss, cons
                     __m256i plo = _mm256_madd_epi16(slo, _mm256_maddubs_epi16(lo, loadu256(q8)));
                     __m256i phi =
                         _mm256_madd_epi16(shi, _mm256_maddubs_epi16(hi, loadu256(q8 + 32)));
-                    sumi[r][t] = _mm256_add_epi32(sumi[r][t], _mm256_add_epi32(plo, phi));
+                    sumi[r][t][c & 1] =
+                        _mm256_add_epi32(sumi[r][t][c & 1], _mm256_add_epi32(plo, phi));
                 }
             }
         }
@@ -1054,12 +1066,12 @@ ALWAYS_INLINE void tile_q4_k_n(int nb, int nr, int nt, float *s, size_t ss, cons
         for (int r = 0; r < nr; r++)
 #pragma GCC unroll 4
             for (int t = 0; t < nt; t++) {
-                float d = y[t]->d * fp16(a[r]->d);
-                float dmin = y[t]->d * fp16(a[r]->dmin);
+                __m128 f = _mm_mul_ps(dd[r], _mm_set1_ps(y[t]->d)); /* y.d * d, y.d * dmin */
                 __m128 mins = _mm_cvtepi32_ps(_mm_madd_epi16(mn[r], bs[t]));
-                acc[r][t] =
-                    _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[r][t]), acc[r][t]);
-                accm[r][t] = _mm_fmadd_ps(_mm_set1_ps(dmin), mins, accm[r][t]);
+                __m256i si = _mm256_add_epi32(sumi[r][t][0], sumi[r][t][1]);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(f), _mm256_cvtepi32_ps(si),
+                                            acc[r][t]);
+                accm[r][t] = _mm_fmadd_ps(_mm_shuffle_ps(f, f, 0x55), mins, accm[r][t]);
             }
     }
 #pragma GCC unroll 4
