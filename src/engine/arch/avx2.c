@@ -702,7 +702,8 @@ ALWAYS_INLINE void tile32p_group(int i, int nv, int nb, int nr, int nt,
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             if (k < np) {
-                unpack(b + 2 * k * bs, 2 * k + 1 < nv ? b + (2 * k + 1) * bs : NULL, &lo[k], &hi[k]);
+                unpack(b + 2 * k * bs, 2 * k + 1 < nv ? b + (2 * k + 1) * bs : NULL, &lo[k],
+                       &hi[k]);
             } else {
                 lo[k] = hi[k] = _mm256_setzero_si256();
             }
@@ -715,7 +716,8 @@ ALWAYS_INLINE void tile32p_group(int i, int nv, int nb, int nr, int nt,
                 m[k] = k < np ? pair_dot(lo[k], hi[k], yq[t] + 64 * k, 2 * k + 1 < nv)
                               : _mm256_setzero_si256();
             __m256i s = _mm256_sub_epi32(reduce_pairs(m, bits), a[t].off);
-            acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, a[t].d), _mm256_cvtepi32_ps(s), acc[r][t]);
+            acc[r][t] =
+                _mm256_fmadd_ps(_mm256_mul_ps(dw, a[t].d), _mm256_cvtepi32_ps(s), acc[r][t]);
         }
     }
 }
@@ -1069,8 +1071,8 @@ ALWAYS_INLINE void tile_q4_k_n(int nb, int nr, int nt, float *s, size_t ss, cons
                 __m128 f = _mm_mul_ps(dd[r], _mm_set1_ps(y[t]->d)); /* y.d * d, y.d * dmin */
                 __m128 mins = _mm_cvtepi32_ps(_mm_madd_epi16(mn[r], bs[t]));
                 __m256i si = _mm256_add_epi32(sumi[r][t][0], sumi[r][t][1]);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_broadcastss_ps(f), _mm256_cvtepi32_ps(si),
-                                            acc[r][t]);
+                acc[r][t] =
+                    _mm256_fmadd_ps(_mm256_broadcastss_ps(f), _mm256_cvtepi32_ps(si), acc[r][t]);
                 accm[r][t] = _mm_fmadd_ps(_mm_shuffle_ps(f, f, 0x55), mins, accm[r][t]);
             }
     }
