@@ -1077,6 +1077,104 @@ static void test_simd_tile(const struct q_kernels *k) {
 }
 
 /* axpy and exp_sum against the reference on odd lengths and extreme inputs. */
+/* dot_rows and sum_rows against the reference: head sizes with and without a tail of < 8,
+ * row counts around the kernels' groups of 8, rows with a stride wider than a row. */
+static void test_simd_rows(const struct q_kernels *k) {
+    const struct q_kernels *ref = q_kernels_ref();
+    static const int sizes[] = {64, 128, 8, 5, 70, 200};
+    static const int counts[] = {1, 7, 8, 9, 16, 23, 64};
+    enum { STRIDE = 211, ROWS = 64 };
+    float *rows = xmalloc(sizeof(float) * STRIDE * ROWS);
+    float x[STRIDE], w[ROWS], a[STRIDE], b[STRIDE];
+    int bad = 0;
+    for (int si = 0; si < 6; si++) {
+        int n = sizes[si];
+        for (int ci = 0; ci < 7; ci++) {
+            int nr = counts[ci];
+            for (int i = 0; i < STRIDE * ROWS; i++)
+                rows[i] = rng_gauss();
+            for (int i = 0; i < n; i++)
+                x[i] = rng_gauss();
+            for (int p = 0; p < nr; p++)
+                w[p] = (float)(rng_next() % 1000) / 1000.0f;
+            double abs[ROWS] = {0};
+            for (int p = 0; p < nr; p++)
+                for (int i = 0; i < n; i++)
+                    abs[p] += fabs((double)rows[p * STRIDE + i] * (double)x[i]);
+            ref->dot_rows(n, nr, a, rows, STRIDE, x, 0.125f);
+            k->dot_rows(n, nr, b, rows, STRIDE, x, 0.125f);
+            for (int p = 0; p < nr; p++)
+                if (!(fabs((double)a[p] - (double)b[p]) <= 1e-6 * 0.125 * abs[p])) {
+                    if (bad < 3)
+                        fprintf(stderr, "dot_rows n=%d rows=%d p=%d: %.9g vs %.9g\n", n, nr, p,
+                                (double)b[p], (double)a[p]);
+                    bad++;
+                }
+            memset(a, 0x7f, sizeof(a)); /* overwritten, not added to */
+            memset(b, 0x7f, sizeof(b));
+            ref->sum_rows(n, nr, a, rows, STRIDE, w);
+            k->sum_rows(n, nr, b, rows, STRIDE, w);
+            for (int i = 0; i < n; i++) {
+                double sabs = 0;
+                for (int p = 0; p < nr; p++)
+                    sabs += fabs((double)w[p] * (double)rows[p * STRIDE + i]);
+                if (!(fabs((double)a[i] - (double)b[i]) <= 1e-6 * sabs)) {
+                    if (bad < 3)
+                        fprintf(stderr, "sum_rows n=%d rows=%d i=%d: %.9g vs %.9g\n", n, nr, i,
+                                (double)b[i], (double)a[i]);
+                    bad++;
+                }
+            }
+        }
+    }
+    free(rows);
+    CHECK_EQ(bad, 0);
+    /* one row against the plain product */
+    float r[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[8] = {1, 1, 1, 1, 1, 1, 1, 1}, s;
+    k->dot_rows(8, 1, &s, r, 8, y, 0.5f);
+    CHECK_NEAR(s, 18.0f, 0.0f);
+}
+
+/* swiglu against the reference, odd lengths and offsets (a thread's share starts anywhere):
+ * a value's result must not depend on its position. */
+static void test_simd_swiglu(const struct q_kernels *k) {
+    const struct q_kernels *ref = q_kernels_ref();
+    enum { N = 301 };
+    float g[N], u[N], a[N], b[N], c[N];
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        g[i] = rng_gauss() * (i % 3 == 0 ? 30.0f : 3.0f);
+        u[i] = rng_gauss();
+    }
+    g[0] = 0.0f;
+    g[1] = -0.0f;
+    g[2] = 88.0f;
+    g[3] = -88.0f;
+    g[4] = 1e-30f;
+    g[5] = INFINITY;
+    g[6] = NAN;
+    memcpy(a, g, sizeof(g));
+    memcpy(b, g, sizeof(g));
+    memcpy(c, g, sizeof(g));
+    ref->swiglu(N, a, u);
+    k->swiglu(N, b, u);
+    k->swiglu(3, c, u); /* shares of 3, 5, ... */
+    for (int i = 3, len = 5; i < N; i += len, len = len % 13 + 2)
+        k->swiglu(i + len <= N ? len : N - i, c + i, u + i);
+    for (int i = 0; i < N; i++) {
+        /* exp(-88) is under the SIMD exp's range: 0 instead of about 1e-38 times |g u| */
+        bool same = (isnan(a[i]) && isnan(b[i])) || a[i] == b[i];
+        if (!same && !(fabsf(a[i] - b[i]) <= 2e-6f * fabsf(a[i]) + 1e-35f)) {
+            if (bad < 3)
+                fprintf(stderr, "swiglu g=%g: %.9g vs %.9g\n", (double)g[i], (double)b[i],
+                        (double)a[i]);
+            bad++;
+        }
+        if (memcmp(&b[i], &c[i], sizeof(float)) != 0) bad++;
+    }
+    CHECK_EQ(bad, 0);
+}
+
 static void test_simd_attn(const struct q_kernels *k) {
     const struct q_kernels *ref = q_kernels_ref();
     enum { N = 203 };
@@ -1084,14 +1182,6 @@ static void test_simd_attn(const struct q_kernels *k) {
     int bad = 0;
     for (int c = 0; c < 50; c++) {
         int n = 1 + c * 4 % N;
-        for (int i = 0; i < n; i++) {
-            x[i] = rng_gauss();
-            a[i] = b[i] = rng_gauss();
-        }
-        ref->axpy(n, a, 0.37f, x);
-        k->axpy(n, b, 0.37f, x);
-        for (int i = 0; i < n; i++)
-            if (!(fabsf(a[i] - b[i]) <= 1e-6f * (fabsf(a[i]) + 1.0f))) bad++;
         float mx = -INFINITY;
         for (int i = 0; i < n; i++) {
             x[i] = rng_gauss() * (c % 3 == 0 ? 40.0f : 4.0f);
@@ -1220,6 +1310,8 @@ static void test_simd(void) {
     test_simd_dot(&k);
     test_simd_tile(&k);
     test_simd_attn(&k);
+    test_simd_rows(&k);
+    test_simd_swiglu(&k);
     test_simd_from_float(&k);
     test_simd_to_float(&k);
 }

@@ -241,7 +241,6 @@ static void attn_step(int ith, int nth, void *arg) {
     size_t n_ctx = (size_t)c->n_ctx;
     float scale = 1.0f / sqrtf((float)hd);
     float *sc = c->scores + (size_t)ith * (size_t)group * n_ctx; /* [group][n_ctx] */
-    q_vec_dot_fn dot = c->k->vec_dot[Q_TYPE_F32];
     long n_units = (long)j->T * hp->n_head_kv;
     for (long u = ith; u < n_units; u += nth) {
         int t = (int)(u / hp->n_head_kv), kvh = (int)(u % hp->n_head_kv);
@@ -251,28 +250,18 @@ static void attn_step(int ith, int nth, void *arg) {
         float *out = c->attn + (size_t)t * qdim + h0;
         const float *kc = cache_row(c, c->k_cache, j->il, c->seq[t], 0) + (size_t)kvh * (size_t)hd;
         const float *vc = cache_row(c, c->v_cache, j->il, c->seq[t], 0) + (size_t)kvh * (size_t)hd;
-        for (int p = 0; p < n_pos; p++) {
-            const float *kr = kc + (size_t)p * (size_t)c->kv_dim;
-            for (int g = 0; g < group; g++) {
-                float s;
-                dot(hd, &s, kr, q + (size_t)g * (size_t)hd);
-                sc[(size_t)g * n_ctx + (size_t)p] = s * scale;
-            }
-        }
+        /* per query head of the group: scores, softmax, weighted sum of the values (the
+         * group's keys and values stay in cache from one head to the next) */
         for (int g = 0; g < group; g++) {
             float *sg = sc + (size_t)g * n_ctx;
+            c->k->dot_rows(hd, n_pos, sg, kc, c->kv_dim, q + (size_t)g * (size_t)hd, scale);
             float mx = -INFINITY;
             for (int p = 0; p < n_pos; p++)
                 mx = sg[p] > mx ? sg[p] : mx;
             float inv = 1.0f / c->k->exp_sum(n_pos, sg, mx);
             for (int p = 0; p < n_pos; p++)
                 sg[p] *= inv;
-        }
-        memset(out, 0, (size_t)group * (size_t)hd * sizeof(float));
-        for (int p = 0; p < n_pos; p++) {
-            const float *vr = vc + (size_t)p * (size_t)c->kv_dim;
-            for (int g = 0; g < group; g++)
-                c->k->axpy(hd, out + (size_t)g * (size_t)hd, sc[(size_t)g * n_ctx + (size_t)p], vr);
+            c->k->sum_rows(hd, n_pos, out + (size_t)g * (size_t)hd, vc, c->kv_dim, sg);
         }
     }
 }
@@ -283,10 +272,7 @@ static void swiglu_step(int ith, int nth, void *arg) {
     long n = (long)j->T * c->m->hp.n_ff;
     long lo, hi;
     pool_range(n, ith, nth, &lo, &hi);
-    for (long i = lo; i < hi; i++) {
-        float g = c->ffn_g[i];
-        c->ffn_g[i] = g / (1.0f + expf(-g)) * c->ffn_u[i];
-    }
+    c->k->swiglu((int)(hi - lo), c->ffn_g + lo, c->ffn_u + lo);
 }
 
 /* x += y over [T][n_embd], y in c->xn (the output of Wo or Wdown). */

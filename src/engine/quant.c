@@ -1106,9 +1106,27 @@ static void dot_q6_k(int n, float *s, const void *w, const void *x) {
 
 /* ---- tables and dispatch ---- */
 
-static void axpy_f32(int n, float *y, float a, const float *x) {
+static void dot_rows_f32(int n, int nrows, float *s, const float *rows, size_t stride,
+                         const float *x, float scale) {
+    for (int p = 0; p < nrows; p++) {
+        float d;
+        dot_f32(n, &d, rows + (size_t)p * stride, x);
+        s[p] = d * scale;
+    }
+}
+
+static void sum_rows_f32(int n, int nrows, float *y, const float *rows, size_t stride,
+                         const float *w) {
     for (int i = 0; i < n; i++)
-        y[i] += a * x[i];
+        y[i] = 0.0f;
+    for (int p = 0; p < nrows; p++)
+        for (int i = 0; i < n; i++)
+            y[i] += w[p] * rows[(size_t)p * stride + (size_t)i];
+}
+
+static void swiglu_f32(int n, float *g, const float *u) {
+    for (int i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
 static float exp_sum_f32(int n, float *x, float max) {
@@ -1186,8 +1204,10 @@ static const struct q_kernels q_ref = {
             [Q_TYPE_Q5_K] = dot_q5_k,
             [Q_TYPE_Q6_K] = dot_q6_k,
         },
-    .axpy = axpy_f32,
+    .dot_rows = dot_rows_f32,
+    .sum_rows = sum_rows_f32,
     .exp_sum = exp_sum_f32,
+    .swiglu = swiglu_f32,
     .isa = "scalar",
 };
 

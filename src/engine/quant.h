@@ -187,10 +187,19 @@ typedef void (*q_vec_dot_fn)(int n, float *s, const void *w, const void *x);
 #define Q_TILE_MAX 4
 typedef void (*q_vec_dot_tile_fn)(int n, int nr, int nt, float *s, size_t s_stride, const void *w,
                                   size_t w_stride, const void *const *x);
-/* Attention helpers on float rows. axpy: y[i] += a * x[i]. exp_sum: x[i] = exp(x[i] - max) for
- * i < n, returns the sum of the new x[i] (summed in an order that depends only on n). */
-typedef void (*q_axpy_fn)(int n, float *y, float a, const float *x);
+/* Attention and FFN helpers on float rows (row p of a matrix at rows + p * stride):
+ *   dot_rows: s[p] = scale * dot(row p, x[0..n)) for p < nrows (the scores of one query);
+ *   sum_rows: y[i] = sum over p < nrows of w[p] * row p [i], for i < n, the rows added in order
+ *             (the attention-weighted values); y is overwritten;
+ *   exp_sum:  x[i] = exp(x[i] - max) for i < n, returns the sum of the new x[i] (summed in an
+ *             order that depends only on n);
+ *   swiglu:   g[i] = silu(g[i]) * u[i], silu(v) = v / (1 + exp(-v)). */
+typedef void (*q_dot_rows_fn)(int n, int nrows, float *s, const float *rows, size_t stride,
+                              const float *x, float scale);
+typedef void (*q_sum_rows_fn)(int n, int nrows, float *y, const float *rows, size_t stride,
+                              const float *w);
 typedef float (*q_exp_sum_fn)(int n, float *x, float max);
+typedef void (*q_swiglu_fn)(int n, float *g, const float *u);
 
 struct q_kernels {
     q_to_float_fn to_float[Q_TYPE_COUNT];         /* every supported type */
@@ -199,8 +208,10 @@ struct q_kernels {
     q_vec_dot_tile_fn vec_dot_tile[Q_TYPE_COUNT]; /* NULL: call vec_dot per product */
     int tile_tokens[Q_TYPE_COUNT]; /* tokens per tile call the kernel prefers; 0: Q_TILE_MAX */
     int tile_rows[Q_TYPE_COUNT];   /* rows per tile call the kernel prefers; 0: Q_TILE_MAX */
-    q_axpy_fn axpy;
+    q_dot_rows_fn dot_rows;
+    q_sum_rows_fn sum_rows;
     q_exp_sum_fn exp_sum;
+    q_swiglu_fn swiglu;
     const char *isa; /* "scalar", "avx2" */
 };
 
