@@ -394,7 +394,7 @@ static inline __attribute__((always_inline)) float dot_blocks32(int nb, const vo
     return hsum_ps(acc) + (_mm_cvtss_f32(m) + summ);
 }
 
-/* ---- 32-value blocks (Q4_0, Q5_0, Q8_0) against Q8_S activations ----
+/* ---- 32-value blocks against Q8_S activations (Q8_0 here; Q4_0 and Q5_0 below, Q8_SP) ----
  * A product is summed in groups of 8 blocks. A block's dot product is an exact integer: the
  * 4- and 5-bit weights multiply as unsigned values q (maddubs needs one unsigned operand), and
  * their stored offset c comes off once per block as c * sum(y), from the activation's sums;
@@ -406,18 +406,6 @@ static inline __attribute__((always_inline)) float dot_blocks32(int nb, const vo
  * batch and one token at a time agree bit for bit; it shares each row's unpacked blocks and
  * scales across tokens. */
 typedef __m256i (*unpack32_fn)(const uint8_t *block);
-
-/* Q4_0: q in 0..15, offset 8. */
-static inline __m256i unpack_q4_0(const uint8_t *b) {
-    return nibbles32(b + offsetof(struct q4_0_block, qs));
-}
-
-/* Q5_0: q in 0..31 (nibble, plus 16 where the 5th bit is set), offset 16. */
-static inline __m256i unpack_q5_0(const uint8_t *b) {
-    __m256i hi = _mm256_and_si256(bits_to_bytes(b + offsetof(struct q5_0_block, qh)),
-                                  _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(nibbles32(b + offsetof(struct q5_0_block, qs)), hi);
-}
 
 /* Q8_0: signed values, no offset. */
 static inline __m256i unpack_q8_0(const uint8_t *b) {
