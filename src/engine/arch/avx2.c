@@ -505,30 +505,6 @@ ALWAYS_INLINE void tile32_group(int i, int nv, int nb, int nr, int nt,
     }
 }
 
-/* The nr x nt products of nb blocks. The last group, when nb is not a multiple of 8, is a
- * short one with its missing lanes zero (d_w = d_y = 0, sum 0): fma(0, 0, acc) = acc, so a
- * short group adds exactly what its blocks add. */
-ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
-                          size_t bs, const void *const *x, unpack32_fn unpack, int shift) {
-    __m256 acc[Q_TILE_MAX][Q_TILE_MAX];
-#pragma GCC unroll 4
-    for (int r = 0; r < nr; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        if (nr == 1) prefetch_span((const uint8_t *)w + (size_t)(i + PREFETCH_BLOCKS) * bs, 8 * bs);
-        tile32_group(i, 8, nb, nr, nt, acc, w, wst, bs, x, unpack, shift);
-    }
-    if (i < nb) tile32_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack, shift);
-#pragma GCC unroll 4
-    for (int r = 0; r < nr; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            s[(size_t)t * ss + (size_t)r] = hsum_ps(acc[r][t]);
-}
-
 /* Calls TILE(R, T) with constants equal to nr and nt (1..4 each). */
 #define TILE_CASES(TILE)                                                                           \
     switch ((nr - 1) * Q_TILE_MAX + (nt - 1)) {                                                    \
@@ -581,19 +557,6 @@ ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const voi
         TILE(4, 4);                                                                                \
         break;                                                                                     \
     }
-
-#define DEFINE_TILE32(name, block, unpack, shift)                                                  \
-    static void tile_##name(int n, int nr, int nt, float *s, size_t ss, const void *w, size_t wst, \
-                            const void *const *x) {                                                \
-        int nb = n / 32;                                                                           \
-        size_t bs = sizeof(struct block);                                                          \
-        TILE_CASES(CALL_TILE32)                                                                    \
-    }                                                                                              \
-    static void dot_##name(int n, float *s, const void *w, const void *x) {                        \
-        const void *xs[1] = {x};                                                                   \
-        tile32(n / 32, 1, 1, s, 0, w, 0, sizeof(struct block), xs, unpack, shift);                 \
-    }
-#define CALL_TILE32(R, T) tile32(nb, R, T, s, ss, w, wst, bs, x, TILE32_UNPACK, TILE32_SHIFT)
 
 /* ---- Q4_0 and Q5_0 against Q8_SP activations ----
  * The same sums as above, reached with fewer steps. Q8_SP pairs the halves of two blocks A, B
@@ -710,8 +673,13 @@ ALWAYS_INLINE void tile32p_group(int i, int nv, int nb, int nr, int nt,
     }
 }
 
-ALWAYS_INLINE void tile32p(int nb, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
-                           size_t bs, const void *const *x, unpack_pair_fn unpack, int bits) {
+/* The nr x nt products of nb blocks, in groups of 8: tile32p_group's when unpack_pair is given
+ * (Q4_0 and Q5_0 against Q8_SP), tile32_group's otherwise (Q8_0 against Q8_S). The last group,
+ * when nb is not a multiple of 8, is a short one with its missing lanes zero (d_w = d_y = 0,
+ * sum 0): fma(0, 0, acc) = acc, so a short group adds exactly what its blocks add. */
+ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
+                          size_t bs, const void *const *x, unpack32_fn unpack,
+                          unpack_pair_fn unpack_pair, int bits) {
     __m256 acc[Q_TILE_MAX][Q_TILE_MAX];
 #pragma GCC unroll 4
     for (int r = 0; r < nr; r++)
@@ -719,11 +687,17 @@ ALWAYS_INLINE void tile32p(int nb, int nr, int nt, float *s, size_t ss, const vo
         for (int t = 0; t < nt; t++)
             acc[r][t] = _mm256_setzero_ps();
     int i = 0;
-    for (; i + 8 <= nb; i += 8) {
+    for (; i + 8 <= nb; i += 8) { /* nv a constant 8: the group's lane tests fold away */
         if (nr == 1) prefetch_span((const uint8_t *)w + (size_t)(i + PREFETCH_BLOCKS) * bs, 8 * bs);
-        tile32p_group(i, 8, nb, nr, nt, acc, w, wst, bs, x, unpack, bits);
+        if (unpack_pair)
+            tile32p_group(i, 8, nb, nr, nt, acc, w, wst, bs, x, unpack_pair, bits);
+        else
+            tile32_group(i, 8, nb, nr, nt, acc, w, wst, bs, x, unpack, -1);
     }
-    if (i < nb) tile32p_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack, bits);
+    if (i < nb && unpack_pair)
+        tile32p_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack_pair, bits);
+    else if (i < nb)
+        tile32_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack, -1);
 #pragma GCC unroll 4
     for (int r = 0; r < nr; r++)
 #pragma GCC unroll 4
@@ -731,34 +705,40 @@ ALWAYS_INLINE void tile32p(int nb, int nr, int nt, float *s, size_t ss, const vo
             s[(size_t)t * ss + (size_t)r] = hsum_ps(acc[r][t]);
 }
 
-#define DEFINE_TILE32P(name, block, unpack, bits)                                                  \
+#define DEFINE_TILE32(name, block)                                                                 \
     static void tile_##name(int n, int nr, int nt, float *s, size_t ss, const void *w, size_t wst, \
                             const void *const *x) {                                                \
         int nb = n / 32;                                                                           \
         size_t bs = sizeof(struct block);                                                          \
-        TILE_CASES(CALL_TILE32P)                                                                   \
+        TILE_CASES(CALL_TILE32)                                                                    \
     }                                                                                              \
     static void dot_##name(int n, float *s, const void *w, const void *x) {                        \
         const void *xs[1] = {x};                                                                   \
-        tile32p(n / 32, 1, 1, s, 0, w, 0, sizeof(struct block), xs, unpack, bits);                 \
+        tile32(n / 32, 1, 1, s, 0, w, 0, sizeof(struct block), xs, TILE32_UNPACK, TILE32_PAIR,     \
+               TILE32_BITS);                                                                       \
     }
-#define CALL_TILE32P(R, T) tile32p(nb, R, T, s, ss, w, wst, bs, x, TILE32_UNPACK, TILE32_BITS)
+#define CALL_TILE32(R, T)                                                                          \
+    tile32(nb, R, T, s, ss, w, wst, bs, x, TILE32_UNPACK, TILE32_PAIR, TILE32_BITS)
 
-#define TILE32_UNPACK unpack_pair_q4_0
+#define TILE32_UNPACK NULL
+#define TILE32_PAIR unpack_pair_q4_0
 #define TILE32_BITS 4
-DEFINE_TILE32P(q4_0, q4_0_block, unpack_pair_q4_0, 4)
-#undef TILE32_UNPACK
+DEFINE_TILE32(q4_0, q4_0_block)
+#undef TILE32_PAIR
 #undef TILE32_BITS
-#define TILE32_UNPACK unpack_pair_q5_0
+#define TILE32_PAIR unpack_pair_q5_0
 #define TILE32_BITS 5
-DEFINE_TILE32P(q5_0, q5_0_block, unpack_pair_q5_0, 5)
+DEFINE_TILE32(q5_0, q5_0_block)
 #undef TILE32_UNPACK
+#undef TILE32_PAIR
 #undef TILE32_BITS
 #define TILE32_UNPACK unpack_q8_0
-#define TILE32_SHIFT -1
-DEFINE_TILE32(q8_0, q8_0_block, unpack_q8_0, -1)
+#define TILE32_PAIR NULL
+#define TILE32_BITS 8
+DEFINE_TILE32(q8_0, q8_0_block)
 #undef TILE32_UNPACK
-#undef TILE32_SHIFT
+#undef TILE32_PAIR
+#undef TILE32_BITS
 
 static inline __m256i block_q4_1(const void *w, const void *y) {
     const struct q4_1_block *a = w;
