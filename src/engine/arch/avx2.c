@@ -420,6 +420,25 @@ ALWAYS_INLINE __m256i block32_dot(__m256i q, const int8_t *y, int shift) {
     return dot_u8(q, vy);
 }
 
+/* A tile's float accumulators: zeroed, and at the end each product's horizontal sum stored at
+ * s[t * ss + r]. */
+ALWAYS_INLINE void tile_acc_zero(int nr, int nt, __m256 acc[Q_TILE_MAX][Q_TILE_MAX]) {
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            acc[r][t] = _mm256_setzero_ps();
+}
+
+ALWAYS_INLINE void tile_acc_store(int nr, int nt, __m256 acc[Q_TILE_MAX][Q_TILE_MAX], float *s,
+                                  size_t ss) {
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++)
+            s[(size_t)t * ss + (size_t)r] = hsum_ps(acc[r][t]);
+}
+
 /* p[k] -> lane k holds the sum of p[k]'s 8 lanes. */
 ALWAYS_INLINE __m256i reduce8_epi32(const __m256i p[8]) {
     __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
@@ -681,11 +700,7 @@ ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const voi
                           size_t bs, const void *const *x, unpack32_fn unpack,
                           unpack_pair_fn unpack_pair, int bits) {
     __m256 acc[Q_TILE_MAX][Q_TILE_MAX];
-#pragma GCC unroll 4
-    for (int r = 0; r < nr; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm256_setzero_ps();
+    tile_acc_zero(nr, nt, acc);
     int i = 0;
     for (; i + 8 <= nb; i += 8) { /* nv a constant 8: the group's lane tests fold away */
         if (nr == 1) prefetch_span((const uint8_t *)w + (size_t)(i + PREFETCH_BLOCKS) * bs, 8 * bs);
@@ -698,11 +713,7 @@ ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const voi
         tile32p_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack_pair, bits);
     else if (i < nb)
         tile32_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack, -1);
-#pragma GCC unroll 4
-    for (int r = 0; r < nr; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            s[(size_t)t * ss + (size_t)r] = hsum_ps(acc[r][t]);
+    tile_acc_store(nr, nt, acc, s, ss);
 }
 
 #define DEFINE_TILE32(name, block)                                                                 \
@@ -1225,11 +1236,7 @@ ALWAYS_INLINE __m256i q6_values(__m256i l0, __m256i l1, __m256i qh, int k) {
 ALWAYS_INLINE void tile_q6_k_n(int nb, int nr, int nt, float *s, size_t ss, const void *w,
                                size_t wst, const void *const *x) {
     __m256 acc[Q_TILE_MAX][Q_TILE_MAX];
-#pragma GCC unroll 4
-    for (int r = 0; r < nr; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            acc[r][t] = _mm256_setzero_ps();
+    tile_acc_zero(nr, nt, acc);
     for (int i = 0; i < nb; i++) {
         if (nr == 1)
             prefetch_span((const uint8_t *)w +
@@ -1279,11 +1286,7 @@ ALWAYS_INLINE void tile_q6_k_n(int nb, int nr, int nt, float *s, size_t ss, cons
                 acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(si), acc[r][t]);
             }
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < nr; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < nt; t++)
-            s[(size_t)t * ss + (size_t)r] = hsum_ps(acc[r][t]);
+    tile_acc_store(nr, nt, acc, s, ss);
 }
 
 static void tile_q6_k(int n, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
