@@ -405,19 +405,12 @@ static inline __attribute__((always_inline)) float dot_blocks32(int nb, const vo
  * is its horizontal sum. A tile runs exactly these operations for each of its products, so a
  * batch and one token at a time agree bit for bit; it shares each row's unpacked blocks and
  * scales across tokens. */
-typedef __m256i (*unpack32_fn)(const uint8_t *block);
 
-/* Q8_0: signed values, no offset. */
-static inline __m256i unpack_q8_0(const uint8_t *b) {
-    return loadu256(b + offsetof(struct q8_0_block, qs));
-}
-
-/* One block's products as 8 int32 (their sum is the block's dot product, offset not applied).
- * shift < 0: q is signed. */
-ALWAYS_INLINE __m256i block32_dot(__m256i q, const int8_t *y, int shift) {
-    __m256i vy = loadu256(y);
-    if (shift < 0) return dot_u8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(vy, q));
-    return dot_u8(q, vy);
+/* One Q8_0 block's products as 8 int32 (their sum is the block's dot product): the sign
+ * trick, |w| x (y with w's sign). */
+ALWAYS_INLINE __m256i block_q8_0_dot(const uint8_t *b, const int8_t *y) {
+    __m256i q = loadu256(b + offsetof(struct q8_0_block, qs));
+    return dot_u8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(loadu256(y), q));
 }
 
 /* A tile's float accumulators: zeroed, and at the end each product's horizontal sum stored at
@@ -488,38 +481,35 @@ ALWAYS_INLINE struct act8 act8_load(const float *yd, const int32_t *ys, int nv, 
     return a;
 }
 
-/* acc + (d_w * d_y) x (block dot products - offsets), for one product and one group. */
-ALWAYS_INLINE __m256 group32_fma(__m256 acc, const __m256i p[8], __m256 dw, struct act8 a) {
-    __m256i s = _mm256_sub_epi32(reduce8_epi32(p), a.off);
+/* acc + (d_w * d_y) x (block sums - offsets), for one product and one group (block k's
+ * sum in lane k). */
+ALWAYS_INLINE __m256 group32_fma(__m256 acc, __m256i sums, __m256 dw, struct act8 a) {
+    __m256i s = _mm256_sub_epi32(sums, a.off);
     return _mm256_fmadd_ps(_mm256_mul_ps(dw, a.d), _mm256_cvtepi32_ps(s), acc);
 }
 
-/* One group of nv (1..8) blocks starting at block i, for every product of the tile. */
+/* Q8_0: one group of nv (1..8) blocks starting at block i, for every product of the tile. */
 ALWAYS_INLINE void tile32_group(int i, int nv, int nb, int nr, int nt,
                                 __m256 acc[Q_TILE_MAX][Q_TILE_MAX], const uint8_t *w, size_t wst,
-                                size_t bs, const void *const *x, unpack32_fn unpack, int shift) {
+                                size_t bs, const void *const *x) {
     struct act8 a[Q_TILE_MAX];
     const int8_t *yq[Q_TILE_MAX];
 #pragma GCC unroll 4
     for (int t = 0; t < nt; t++) {
-        a[t] = act8_load(q8_s_d(x[t]) + i, q8_s_sum(x[t], nb) + i, nv, shift);
+        a[t] = act8_load(q8_s_d(x[t]) + i, q8_s_sum(x[t], nb) + i, nv, -1);
         yq[t] = q8_s_qs(x[t], nb) + 32 * (size_t)i;
     }
 #pragma GCC unroll 4
     for (int r = 0; r < nr; r++) {
         const uint8_t *b = w + (size_t)r * wst + (size_t)i * bs;
         __m256 dw = scales8(b, bs, nv);
-        __m256i q[8];
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; k++)
-            q[k] = k < nv ? unpack(b + k * bs) : _mm256_setzero_si256();
 #pragma GCC unroll 4
         for (int t = 0; t < nt; t++) {
             __m256i p[8];
 #pragma GCC unroll 8
             for (int k = 0; k < 8; k++)
-                p[k] = k < nv ? block32_dot(q[k], yq[t] + 32 * k, shift) : _mm256_setzero_si256();
-            acc[r][t] = group32_fma(acc[r][t], p, dw, a[t]);
+                p[k] = k < nv ? block_q8_0_dot(b + k * bs, yq[t] + 32 * k) : _mm256_setzero_si256();
+            acc[r][t] = group32_fma(acc[r][t], reduce8_epi32(p), dw, a[t]);
         }
     }
 }
@@ -585,7 +575,8 @@ ALWAYS_INLINE void tile32_group(int i, int nv, int nb, int nr, int nt,
  * horizontal adds while the sums fit: |sum| <= n * 31 * 127 (Q8_S values are within +-127) is
  * under 32768 for n = 8 products of 5-bit and n = 16 of 4-bit weights. The group's 8 block
  * sums come out in the lane order A C E G B D F H and are put back in order with one vpermd,
- * so the scales, offsets and float steps are tile32's and the results equal its bit for bit. */
+ * so the scales, offsets and float steps are Q8_0's (group32_fma) and the results are those of
+ * the earlier per-block reduction, bit for bit. */
 typedef void (*unpack_pair_fn)(const uint8_t *a, const uint8_t *b, __m256i *lo, __m256i *hi);
 
 /* 16 bytes of nibbles of block a (and of b, or zeros when b is NULL) -> [a | b] values 0..15 in
@@ -685,9 +676,7 @@ ALWAYS_INLINE void tile32p_group(int i, int nv, int nb, int nr, int nt,
             for (int k = 0; k < 4; k++)
                 m[k] = k < np ? pair_dot(lo[k], hi[k], yq[t] + 64 * k, 2 * k + 1 < nv)
                               : _mm256_setzero_si256();
-            __m256i s = _mm256_sub_epi32(reduce_pairs(m, bits), a[t].off);
-            acc[r][t] =
-                _mm256_fmadd_ps(_mm256_mul_ps(dw, a[t].d), _mm256_cvtepi32_ps(s), acc[r][t]);
+            acc[r][t] = group32_fma(acc[r][t], reduce_pairs(m, bits), dw, a[t]);
         }
     }
 }
@@ -697,8 +686,7 @@ ALWAYS_INLINE void tile32p_group(int i, int nv, int nb, int nr, int nt,
  * when nb is not a multiple of 8, is a short one with its missing lanes zero (d_w = d_y = 0,
  * sum 0): fma(0, 0, acc) = acc, so a short group adds exactly what its blocks add. */
 ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const void *w, size_t wst,
-                          size_t bs, const void *const *x, unpack32_fn unpack,
-                          unpack_pair_fn unpack_pair, int bits) {
+                          size_t bs, const void *const *x, unpack_pair_fn unpack_pair, int bits) {
     __m256 acc[Q_TILE_MAX][Q_TILE_MAX];
     tile_acc_zero(nr, nt, acc);
     int i = 0;
@@ -707,12 +695,12 @@ ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const voi
         if (unpack_pair)
             tile32p_group(i, 8, nb, nr, nt, acc, w, wst, bs, x, unpack_pair, bits);
         else
-            tile32_group(i, 8, nb, nr, nt, acc, w, wst, bs, x, unpack, -1);
+            tile32_group(i, 8, nb, nr, nt, acc, w, wst, bs, x);
     }
     if (i < nb && unpack_pair)
         tile32p_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack_pair, bits);
     else if (i < nb)
-        tile32_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x, unpack, -1);
+        tile32_group(i, nb - i, nb, nr, nt, acc, w, wst, bs, x);
     tile_acc_store(nr, nt, acc, s, ss);
 }
 
@@ -725,13 +713,10 @@ ALWAYS_INLINE void tile32(int nb, int nr, int nt, float *s, size_t ss, const voi
     }                                                                                              \
     static void dot_##name(int n, float *s, const void *w, const void *x) {                        \
         const void *xs[1] = {x};                                                                   \
-        tile32(n / 32, 1, 1, s, 0, w, 0, sizeof(struct block), xs, TILE32_UNPACK, TILE32_PAIR,     \
-               TILE32_BITS);                                                                       \
+        tile32(n / 32, 1, 1, s, 0, w, 0, sizeof(struct block), xs, TILE32_PAIR, TILE32_BITS);      \
     }
-#define CALL_TILE32(R, T)                                                                          \
-    tile32(nb, R, T, s, ss, w, wst, bs, x, TILE32_UNPACK, TILE32_PAIR, TILE32_BITS)
+#define CALL_TILE32(R, T) tile32(nb, R, T, s, ss, w, wst, bs, x, TILE32_PAIR, TILE32_BITS)
 
-#define TILE32_UNPACK NULL
 #define TILE32_PAIR unpack_pair_q4_0
 #define TILE32_BITS 4
 DEFINE_TILE32(q4_0, q4_0_block)
@@ -740,14 +725,11 @@ DEFINE_TILE32(q4_0, q4_0_block)
 #define TILE32_PAIR unpack_pair_q5_0
 #define TILE32_BITS 5
 DEFINE_TILE32(q5_0, q5_0_block)
-#undef TILE32_UNPACK
 #undef TILE32_PAIR
 #undef TILE32_BITS
-#define TILE32_UNPACK unpack_q8_0
 #define TILE32_PAIR NULL
 #define TILE32_BITS 8
 DEFINE_TILE32(q8_0, q8_0_block)
-#undef TILE32_UNPACK
 #undef TILE32_PAIR
 #undef TILE32_BITS
 
